@@ -1,0 +1,5 @@
+import sys
+
+from brain_brr.cli import main
+
+sys.exit(main())

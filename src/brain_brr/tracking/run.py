@@ -1,0 +1,275 @@
+"""MLflow runs for pipeline stages, and the red-flag mechanism every stage shares.
+
+One :class:`StageRun` per stage execution. It resolves the tracking URI by the
+contract's rule, tags the run (``dvc.stage``, ``dvc.exp_name``, ``red_flags``),
+logs the validated params, and ends the run ``FINISHED``, ``FAILED`` (any red
+flag or error) or ``KILLED`` (interrupted). Runs left ``RUNNING`` by a process
+that died (SIGKILL) are closed as ``KILLED`` when the next stage starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from brain_brr.errors import RedFlagStop
+
+RUN_STATUS_TERMINAL = ("FINISHED", "FAILED", "KILLED")
+
+
+def repo_root() -> Path:
+    """``$DVC_ROOT`` when DVC sets it, else the nearest folder above cwd holding ``dvc.yaml``, else cwd."""
+    env = os.environ.get("DVC_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for p in (here, *here.parents):
+        if (p / "dvc.yaml").is_file() or (p / ".dvc").is_dir():
+            return p
+    return here
+
+
+def tracking_uri(root: Path | None = None) -> str:
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    root = root or repo_root()
+    return f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def artifact_location(root: Path | None = None) -> str:
+    root = root or repo_root()
+    return (root / "mlartifacts").resolve().as_uri()
+
+
+def _quiet_mlflow() -> None:
+    import logging
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def ensure_experiment(name: str, root: Path | None = None) -> str:
+    """Create the store and the experiment once (safe when several processes race)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    _quiet_mlflow()
+    mlflow.set_tracking_uri(tracking_uri(root))
+    client = MlflowClient()
+    for attempt in range(20):
+        exp = client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location(root))
+        except Exception:  # another process created it first, or sqlite was busy
+            time.sleep(0.2 * (attempt + 1))
+    raise RuntimeError(f"could not create or find MLflow experiment '{name}' at {tracking_uri(root)}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def close_stale_runs(experiment_id: str) -> int:
+    """Mark runs of dead processes on this host that are still ``RUNNING`` as ``KILLED``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    host = socket.gethostname()
+    closed = 0
+    runs = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=500)
+    for run in runs:
+        tags = run.data.tags
+        if tags.get("brain_brr.host") != host:
+            continue
+        pid = int(tags.get("brain_brr.pid", "0") or 0)
+        if pid and not _pid_alive(pid):
+            client.set_tag(run.info.run_id, "brain_brr.ended_by", "stale-run cleanup: process died")
+            client.set_terminated(run.info.run_id, status="KILLED")
+            closed += 1
+    return closed
+
+
+class StageRun:
+    """Context manager around one MLflow run for one stage execution.
+
+    ``flag(name, reason)`` raises a red flag: prints ``[RED FLAG] name: reason``,
+    tags the run and, when ``guards.strict`` (or ``stop=True``), ends the stage
+    with :class:`RedFlagStop` (exit 3). A run with any red flag ends ``FAILED``.
+    """
+
+    def __init__(
+        self,
+        stage: str,
+        params: Any = None,
+        root: Path | None = None,
+        *,
+        strict: bool | None = None,
+        experiment: str | None = None,
+        group: str | None = None,
+        extra_tags: dict[str, str] | None = None,
+        log_params: bool = True,
+    ):
+        self.stage = stage
+        self.params = params
+        self.root = root or repo_root()
+        self.strict = strict if strict is not None else (params.guards.strict if params is not None else True)
+        self.experiment = experiment or (params.mlflow.experiment if params is not None else "brain-brr")
+        self.exp_name = os.environ.get("DVC_EXP_NAME", "")
+        self.group = group or self.exp_name or "workspace"
+        self.extra_tags = extra_tags or {}
+        self.log_params = log_params
+        self.red_flags: list[str] = []
+        self.run_id: str | None = None
+        self._prev_sigterm: Any = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def __enter__(self) -> "StageRun":
+        import mlflow
+
+        exp_id = ensure_experiment(self.experiment, self.root)
+        close_stale_runs(exp_id)
+        tags = {
+            "dvc.stage": self.stage,
+            "red_flags": "",
+            "brain_brr.group": self.group,
+            "brain_brr.pid": str(os.getpid()),
+            "brain_brr.host": socket.gethostname(),
+            **self.extra_tags,
+        }
+        if self.exp_name:
+            tags["dvc.exp_name"] = self.exp_name
+        run_name = f"{self.stage}-{self.exp_name}" if self.exp_name else self.stage
+        run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags)
+        self.run_id = run.info.run_id
+        if self.params is not None and self.log_params:
+            mlflow.log_params({k: _param_value(v) for k, v in self.params.flat().items()})
+        if threading_main():
+            self._prev_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        import mlflow
+
+        if self._prev_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._prev_sigterm)
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            status = "KILLED"
+        elif exc_type is not None or self.red_flags:
+            status = "FAILED"
+        else:
+            status = "FINISHED"
+        if exc_type is not None and not issubclass(exc_type, (RedFlagStop, KeyboardInterrupt)):
+            mlflow.set_tag("brain_brr.error", f"{exc_type.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500])
+        mlflow.end_run(status=status)
+        return False
+
+    # ---------------------------------------------------------------- logging
+    def flag(self, name: str, reason: str, *, stop: bool | None = None) -> None:
+        import mlflow
+
+        print(f"[RED FLAG] {name}: {reason}", flush=True)
+        if name not in self.red_flags:
+            self.red_flags.append(name)
+        mlflow.set_tag("red_flags", ",".join(self.red_flags))
+        mlflow.set_tag(f"red_flag.{name}", reason[:5000])
+        if stop if stop is not None else self.strict:
+            raise RedFlagStop(f"[RED FLAG] {name}: {reason}")
+
+    def check(self, name: str, ok: bool, step: int | None = None) -> None:
+        """Log one checklist item as ``check.<name>`` (1 holds, 0 fails)."""
+        import mlflow
+
+        mlflow.log_metric(f"check.{name}", 1.0 if ok else 0.0, step=step)
+
+    def metrics(self, values: dict[str, Any], step: int | None = None, prefix: str = "") -> None:
+        import mlflow
+
+        flat = {prefix + k: float(v) for k, v in _flatten_numbers(values).items()}
+        if flat:
+            mlflow.log_metrics(flat, step=step)
+
+    def artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        import mlflow
+
+        p = Path(path)
+        if p.is_dir():
+            mlflow.log_artifacts(str(p), artifact_path=artifact_path)
+        elif p.is_file():
+            mlflow.log_artifact(str(p), artifact_path=artifact_path)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        import mlflow
+
+        mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _sigterm_to_interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+
+def _param_value(v: Any) -> Any:
+    if v is None:
+        return "null"
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v)
+    return v
+
+
+def _flatten_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten_numbers(v, key + "."))
+        elif isinstance(v, bool):
+            out[key] = float(v)
+        elif isinstance(v, (int, float)) and v == v and abs(v) != float("inf"):
+            out[key] = float(v)
+    return out
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON next to its destination, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
