@@ -1,0 +1,25 @@
+# `make repro`: install into .venv and run the whole DVC pipeline on the embedded synthetic corpus.
+# `make test`:  install into .venv and run the test suite.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install repro test bench ui
+
+$(BIN)/brain-brr: pyproject.toml scripts/install.sh
+	bash scripts/install.sh
+	@touch $@
+
+install: $(BIN)/brain-brr
+
+repro: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+test: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+bench: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_ingest.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_train.py
+
+ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000

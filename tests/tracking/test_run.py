@@ -1,0 +1,107 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from brain_brr.config import parse_params
+from brain_brr.errors import RedFlagStop
+from brain_brr.tracking.run import StageRun, repo_root, tracking_uri
+
+
+def _runs(stage):
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("brain-brr")
+    return client.search_runs([exp.experiment_id], filter_string=f"tags.`dvc.stage` = '{stage}'")
+
+
+def test_tracking_uri_rule(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    assert repo_root() == tmp_path.resolve()
+    assert tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/x.db")
+    assert tracking_uri() == "sqlite:////elsewhere/x.db"
+
+
+def test_clean_run_finishes_with_contract_tags(mlflow_store, monkeypatch):
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-abc")
+    with StageRun("stats", parse_params({})) as run:
+        run.check("something", True)
+    (r,) = _runs("stats")
+    assert r.info.status == "FINISHED"
+    assert r.data.tags["dvc.exp_name"] == "exp-abc"
+    assert r.data.tags["red_flags"] == ""
+    assert r.data.params["focal_alpha"] == "0.5"
+    assert r.data.metrics["check.something"] == 1.0
+
+
+def test_strict_red_flag_stops_and_fails_run(mlflow_store, capsys):
+    with pytest.raises(RedFlagStop):
+        with StageRun("train", parse_params({})) as run:
+            run.flag("demo_flag", "something is off")
+    assert "[RED FLAG] demo_flag: something is off" in capsys.readouterr().out
+    (r,) = _runs("train")
+    assert r.info.status == "FAILED"
+    assert r.data.tags["red_flags"] == "demo_flag"
+
+
+def test_non_strict_red_flag_completes_but_fails(mlflow_store):
+    with StageRun("train", parse_params({"guards": {"strict": False}})) as run:
+        run.flag("a", "first")
+        run.flag("b", "second")
+        run.metrics({"x": 1.0, "nested": {"y": 2}})
+    (r,) = _runs("train")
+    assert r.info.status == "FAILED"
+    assert r.data.tags["red_flags"] == "a,b"
+    assert r.data.metrics["nested.y"] == 2.0
+
+
+def test_interrupted_run_ends_killed(mlflow_store):
+    with pytest.raises(KeyboardInterrupt):
+        with StageRun("ingest", parse_params({})):
+            raise KeyboardInterrupt
+    (r,) = _runs("ingest")
+    assert r.info.status == "KILLED"
+
+
+def test_sigkilled_stage_is_closed_on_next_start(mlflow_store, tmp_path):
+    code = (
+        "import time\n"
+        "from brain_brr.config import parse_params\n"
+        "from brain_brr.tracking.run import StageRun\n"
+        "with StageRun('ingest', parse_params({})):\n"
+        "    print('started', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    assert proc.stdout.readline().strip() == "started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (r,) = _runs("ingest")
+    assert r.info.status == "RUNNING"
+    with StageRun("stats", parse_params({})):
+        pass
+    (r,) = _runs("ingest")
+    assert r.info.status == "KILLED"
+
+
+def test_sigterm_ends_run_killed(mlflow_store):
+    code = (
+        "import time\n"
+        "from brain_brr.config import parse_params\n"
+        "from brain_brr.tracking.run import StageRun\n"
+        "with StageRun('train', parse_params({})):\n"
+        "    print('started', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    (r,) = _runs("train")
+    assert r.info.status == "KILLED"
