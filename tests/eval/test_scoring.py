@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from brain_brr.data.annotations import read_csv_bi, write_csv_bi
@@ -143,16 +142,3 @@ def test_score_names_unmatched_stems(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "brain_brr", "score", "--ref", str(tmp_path / "nope"), "--hyp", str(hyp)], capture_output=True, text=True)
     assert proc.returncode == 2 and "nope" in proc.stderr and "not a directory" in proc.stderr
 
-
-def test_sweep_is_monotone_on_a_trace():
-    from brain_brr.eval.postprocess import probs_to_events
-
-    rng = np.random.default_rng(0)
-    p = np.clip(rng.normal(0.3, 0.2, 2000), 0, 1)
-    p[500:560] = 0.95
-    ref = [[(500.0, 560.0)]]
-    hyps = {t: [probs_to_events(p, 1, tau_on=t, tau_off=0.6 * t)] for t in (0.3, 0.6, 0.9)}
-    sweep = ovlp_sweep(ref, [2000.0], hyps)
-    assert all(r["sensitivity"] == 1.0 for r in sweep)
-    fas = [r["false_alarms"] for r in sweep]
-    assert fas[0] >= fas[1] >= fas[2] == 0
