@@ -1,0 +1,293 @@
+"""Windows of the processed store for training, and the batch samplers that order them.
+
+:class:`WindowDataset` gives random access to any split's windows, assembled from the
+recording's segments (``store.py``). Segment row groups are decoded once into a bounded
+LRU cache of float16 arrays, so balanced random access stays fast without holding the
+corpus in memory.
+
+:func:`create_balanced_sampler` yields batches that each hold at least
+``sampler.min_pos_per_batch`` positive windows (the seed project's sampler silently fell
+back to uniform sampling; this one raises the red flag ``no_positive_windows`` instead).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from brain_brr.config import DataConfig, Params
+from brain_brr.data.channels import N_CHANNELS
+from brain_brr.errors import InputError, RedFlagStop
+
+SPLITS = ("train", "dev", "eval")
+
+
+def _read_table(path: Path, columns: list[str]) -> Any:
+    if not path.is_file():
+        raise InputError(f"{path}: missing; run the ingest stage first (`dvc repro ingest` or `brain-brr ingest`)")
+    table = pq.read_table(path)
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise InputError(f"{path}: columns {missing} missing; the file was written by another version, rerun `dvc repro ingest`")
+    return table
+
+
+class WindowDataset(Dataset):
+    """Windows of one split: ``(signal float32 (19, window_s*fs), labels float32 (window_s*label_rate,))``.
+
+    Parameters
+    ----------
+    processed_dir
+        ``data.processed`` (holds ``recordings.parquet``, ``windows.parquet``, ``segments/``).
+    split
+        ``train``, ``dev`` or ``eval``.
+    cfg
+        The ``data`` section; its ``sampling_rate``, ``label_rate``, ``window_s`` and
+        ``stride_s`` must match what ingest wrote.
+    cache_bytes
+        Budget of the decoded-row-group cache, per process (each DataLoader worker has its own).
+    """
+
+    def __init__(self, processed_dir: str | Path, split: str, cfg: DataConfig, *, cache_bytes: int = 768 << 20):
+        if split not in SPLITS:
+            raise InputError(f"split '{split}' unknown; allowed: {', '.join(SPLITS)}")
+        self.root = Path(processed_dir)
+        self.split = split
+        self.fs, self.label_rate = cfg.sampling_rate, cfg.label_rate
+        self.window_s, self.stride_s = cfg.window_s, cfg.stride_s
+        self.n_seg = cfg.window_s // cfg.stride_s
+        self.cache_bytes = cache_bytes
+
+        recs = _read_table(self.root / "recordings.parquet", ["rec_id", "split", "segment_file", "duration_s", "seizure_s"]).to_pandas()
+        recs = recs[recs["split"] == split].reset_index(drop=True)
+        wins = _read_table(self.root / "windows.parquet", ["rec_id", "split", "seg0", "seizure_frac", "is_pos"])
+        wins = wins.filter(wins.column("split").to_numpy(zero_copy_only=False) == split).to_pandas()
+        self.recordings = recs
+        rec_index = {r: i for i, r in enumerate(recs["rec_id"])}
+        unknown = set(wins["rec_id"]) - set(rec_index)
+        if unknown:
+            raise InputError(f"{self.root / 'windows.parquet'}: windows of recordings absent from recordings.parquet ({sorted(unknown)[:3]}); rerun `dvc repro ingest`")
+        self.rec_idx = wins["rec_id"].map(rec_index).to_numpy(np.int32)
+        self.seg0 = wins["seg0"].to_numpy(np.int32)
+        self.seizure_frac = wins["seizure_frac"].to_numpy(np.float32)
+        self.is_pos = wins["is_pos"].to_numpy(bool)
+        self.files = [self.root / f for f in recs["segment_file"]]
+        self._handles: OrderedDict[int, tuple[pq.ParquetFile, int]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.seg0)
+
+    def seizure_time_ratio(self) -> float:
+        """Seizure time / total time of the split's recordings (each second counted once)."""
+        total = float(self.recordings["duration_s"].sum())
+        return float(self.recordings["seizure_s"].sum()) / total if total > 0 else 0.0
+
+    # ------------------------------------------------------------------ access
+    def _file(self, rec: int) -> tuple[pq.ParquetFile, int]:
+        if rec in self._handles:
+            self._handles.move_to_end(rec)
+            return self._handles[rec]
+        path = self.files[rec]
+        if not path.is_file():
+            raise InputError(f"{path}: segment file missing; rerun `dvc repro ingest`")
+        pf = pq.ParquetFile(path)
+        md = {k.decode(): v.decode() for k, v in (pf.schema_arrow.metadata or {}).items()}
+        got = (int(md.get("fs", -1)), int(md.get("label_rate", -1)), int(md.get("stride_s", -1)))
+        want = (self.fs, self.label_rate, self.stride_s)
+        if got != want:
+            raise InputError(f"{path}: written with fs, label_rate, stride_s = {got} but params.yaml data has {want}; rerun `dvc repro ingest`")
+        rows_per_group = pf.metadata.row_group(0).num_rows
+        self._handles[rec] = (pf, rows_per_group)
+        if len(self._handles) > 64:  # bounded number of open files
+            self._handles.popitem(last=False)
+        return self._handles[rec]
+
+    def _row_group(self, rec: int, rg: int, pf: pq.ParquetFile) -> tuple[np.ndarray, np.ndarray]:
+        key = (rec, rg)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        table = pf.read_row_group(rg, columns=["signal", "labels"])
+        seg_samples, seg_steps = self.stride_s * self.fs, self.stride_s * self.label_rate
+        sig = np.frombuffer(b"".join(table.column("signal").to_pylist()), dtype=np.float16).reshape(table.num_rows, N_CHANNELS, seg_samples)
+        lab = np.frombuffer(b"".join(table.column("labels").to_pylist()), dtype=np.uint8).reshape(table.num_rows, seg_steps)
+        self._cache[key] = (sig, lab)
+        self._cached_bytes += sig.nbytes + lab.nbytes
+        while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+            _, (s, l) = self._cache.popitem(last=False)
+            self._cached_bytes -= s.nbytes + l.nbytes
+        return sig, lab
+
+    def window(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Window ``i`` as float16 ``(19, window_s*fs)`` and uint8 ``(window_s*label_rate,)``."""
+        rec, seg0 = int(self.rec_idx[i]), int(self.seg0[i])
+        pf, rows = self._file(rec)
+        sigs, labs = [], []
+        seg, end = seg0, seg0 + self.n_seg
+        while seg < end:  # a window spans one or two row groups
+            rg, off = divmod(seg, rows)
+            sig, lab = self._row_group(rec, rg, pf)
+            take = min(end - seg, sig.shape[0] - off)
+            if take <= 0:
+                raise InputError(f"{self.files[rec]}: window at segment {seg0} runs past the file's last segment; rerun `dvc repro ingest`")
+            sigs.append(sig[off : off + take])
+            labs.append(lab[off : off + take])
+            seg += take
+        blocks = sigs[0] if len(sigs) == 1 else np.concatenate(sigs)  # (n_seg, 19, seg_samples)
+        signal = blocks.transpose(1, 0, 2).reshape(N_CHANNELS, -1)  # (19, window_s*fs)
+        labels = (labs[0] if len(labs) == 1 else np.concatenate(labs)).reshape(-1)
+        return signal, labels
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        signal, labels = self.window(i)
+        return torch.from_numpy(signal.astype(np.float32)), torch.from_numpy(labels.astype(np.float32))
+
+
+# ---------------------------------------------------------------------- samplers
+class _EpochBatchSampler(Sampler[list[int]]):
+    """Shared mechanics: ``steps`` global batches per epoch, each a pure function of (seed, epoch, step).
+
+    The global batch has ``batch_size`` windows; rank ``r`` of ``world_size`` gets the slice
+    ``r::world_size`` of its positives and of its negatives, so the union over ranks is the
+    batch a single process would draw, and every rank keeps its share of positives.
+    """
+
+    def __init__(self, n_windows: int, *, batch_size: int, steps: int, seed: int, rank: int = 0, world_size: int = 1):
+        if batch_size % world_size:
+            raise ValueError(f"train.batch_size={batch_size} is not divisible by the world size {world_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world size {world_size}")
+        self.n_windows, self.batch_size, self.steps, self.seed = n_windows, batch_size, steps, seed
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.start_step = 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self.start_step = epoch, 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "start_step": self.start_step, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if int(state["seed"]) != self.seed:
+            raise ValueError(f"sampler state was saved with seed {state['seed']}, this run has seed {self.seed}")
+        self.epoch, self.start_step = int(state["epoch"]), int(state["start_step"])
+
+    def __len__(self) -> int:
+        return self.steps - self.start_step
+
+    def _rng(self) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch])
+
+    def global_batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(positives, negatives) index arrays of each global batch of the current epoch."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step, (pos, neg) in enumerate(self.global_batches()):
+            if step >= self.start_step:
+                r, w = self.rank, self.world_size
+                yield np.concatenate([pos[r::w], neg[r::w]]).tolist()
+
+
+class _Stream:
+    """Endless reshuffled passes over ``pool``: every index is used once before any repeats."""
+
+    def __init__(self, pool: np.ndarray, rng: np.random.Generator):
+        self.pool, self.rng, self.buf = pool, rng, np.empty(0, dtype=np.int64)
+
+    def take(self, n: int) -> np.ndarray:
+        while len(self.buf) < n:
+            self.buf = np.concatenate([self.buf, self.rng.permutation(self.pool)])
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+class BalancedBatchSampler(_EpochBatchSampler):
+    """Every global batch: ``n_pos`` positives (reused when scarce) and ``batch_size - n_pos`` negatives."""
+
+    def __init__(self, is_pos: np.ndarray, *, target_pos_fraction: float, min_pos_per_batch: int, **kw: Any):
+        super().__init__(len(is_pos), **kw)
+        self.pos_idx = np.flatnonzero(is_pos)
+        self.neg_idx = np.flatnonzero(~is_pos)
+        if len(self.pos_idx) == 0:
+            raise ValueError("no positive window")
+        self.min_pos_per_batch = min_pos_per_batch
+        per_rank = self.batch_size // self.world_size
+        if min_pos_per_batch > per_rank:
+            raise ValueError(f"sampler.min_pos_per_batch={min_pos_per_batch} exceeds the per-rank batch of {per_rank}")
+        n_pos = max(int(round(target_pos_fraction * self.batch_size)), min_pos_per_batch * self.world_size)
+        self.n_pos = self.batch_size if len(self.neg_idx) == 0 else min(n_pos, self.batch_size)
+
+    def global_batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = self._rng()
+        pos, neg = _Stream(self.pos_idx, rng), _Stream(self.neg_idx, rng)
+        for _ in range(self.steps):
+            yield pos.take(self.n_pos), neg.take(self.batch_size - self.n_pos)
+
+
+class ShuffledBatchSampler(_EpochBatchSampler):
+    """Plain shuffled batches (``use_balanced_sampling: false``): no guarantee of positives."""
+
+    def __init__(self, n_windows: int, **kw: Any):
+        super().__init__(n_windows, **kw)
+
+    def global_batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        stream = _Stream(np.arange(self.n_windows), self._rng())
+        for _ in range(self.steps):
+            yield np.empty(0, dtype=np.int64), stream.take(self.batch_size)
+
+
+def training_seizure_ratio(processed_dir: Path, stats_path: Path, dataset: WindowDataset) -> float:
+    """Train-split seizure-time fraction: ``metrics/stats.json`` when present, else the recordings table."""
+    if stats_path.is_file():
+        ratio = json.loads(stats_path.read_text()).get("train", {}).get("seizure_ratio")
+        if ratio is not None:
+            return float(ratio)
+    return dataset.seizure_time_ratio()
+
+
+def create_balanced_sampler(
+    dataset: WindowDataset,
+    params: Params,
+    *,
+    seizure_ratio: float,
+    rank: int = 0,
+    world_size: int = 1,
+    run: Any = None,
+    verbose: bool = True,
+) -> _EpochBatchSampler:
+    """The training batch sampler: positive-aware when ``use_balanced_sampling``, else plain shuffled.
+
+    With no positive window the red flag ``no_positive_windows`` stops the stage (through
+    ``run.flag`` when a :class:`~brain_brr.tracking.run.StageRun` is given) — never a fallback
+    to uniform sampling.
+    """
+    kw = dict(batch_size=params.train.batch_size, steps=params.train.steps_per_epoch, seed=params.train.seed, rank=rank, world_size=world_size)
+    if not params.use_balanced_sampling:
+        return ShuffledBatchSampler(len(dataset), **kw)
+    say = print if verbose else (lambda *a, **k: None)
+    say("[SAMPLER] Creating positive-aware balanced sampler...", flush=True)
+    n_pos = int(dataset.is_pos.sum())
+    n_neg = len(dataset) - n_pos
+    say(f"[SAMPLER] Seizure ratio: {seizure_ratio:.2%}", flush=True)
+    if n_pos == 0:
+        reason = f"the {dataset.split} split has {len(dataset)} windows and none holds a seizure label; check the annotations and the ingest report"
+        if run is not None:
+            run.flag("no_positive_windows", reason, stop=True)
+        raise RedFlagStop(f"[RED FLAG] no_positive_windows: {reason}")
+    f = params.sampler.target_pos_fraction
+    weight = f * n_neg / ((1 - f) * n_pos) if f < 1 else float("inf")
+    say(f"[SAMPLER] Positive weight: {weight:.2f}", flush=True)
+    return BalancedBatchSampler(
+        dataset.is_pos, target_pos_fraction=f, min_pos_per_batch=params.sampler.min_pos_per_batch, **kw
+    )
