@@ -1,0 +1,408 @@
+"""Ingest stage: TUSZ-layout EDF corpus -> segment files, recordings and windows tables.
+
+Discovers ``ROOT/edf/{train,dev,eval}/<patient>/<session>/<montage>/*.edf``,
+reads each recording (:func:`brain_brr.data.edf.read_eeg`), rasterises its
+labels, and stores it once (:func:`brain_brr.data.store.write_recording`).
+Recordings run in a pool of ``data.workers`` processes, one recording per worker
+at a time; workers return small rows, so memory does not grow with the corpus.
+
+Restartable: every file is written to a temporary name and renamed. A segment
+file carries the recording's fingerprint (EDF size and mtime, annotation bytes,
+preprocessing params, :data:`FORMAT_VERSION`) with its table row and issues, so
+an unchanged recording is reused without reprocessing. The tables are removed
+when a run starts and written when it ends, so a killed run leaves nothing the
+next stage reads as valid, and the rerun redoes only unfinished recordings.
+
+One bad recording never aborts the corpus: it is skipped and reported in
+``reports/ingest_report.json`` with its reason and action, as is every recording
+that was truncated, repaired or otherwise not taken as-is.
+
+Red flags raised here (all are evaluated, then the stage stops if strict):
+
+- ``patient_leakage``: a patient folder appears in more than one split.
+- ``all_zero_labels``: an annotation with seizure events gave an all-zero label mask
+  (events past the end, or a rasterisation bug); the recording is skipped.
+- ``no_train_seizures``: no seizure in the ingested train split.
+- ``too_many_skipped``: skipped fraction above ``guards.max_skipped_fraction``.
+
+The stats stage re-checks ``patient_leakage`` and ``no_train_seizures`` on the
+tables it reads (:mod:`brain_brr.data.stats`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from brain_brr.config import DataConfig, Params
+from brain_brr.data import store
+from brain_brr.data.annotations import AnnotationError, annotation_for
+from brain_brr.data.channels import CHANNELS
+from brain_brr.data.edf import read_eeg
+from brain_brr.data.windows import labels_from_intervals, n_label_steps, window_table
+from brain_brr.errors import InputError, RedFlagStop
+from brain_brr.tracking.run import StageRun, repo_root, write_json_atomic
+
+FORMAT_VERSION = "1"
+SPLITS = ("train", "dev", "eval")
+LAYOUT = "edf/{train,dev,eval}/<patient>/<session>/<montage>/<patient>_<session>_<token>.edf"
+REPORT = "reports/ingest_report.json"
+
+RECORDINGS_SCHEMA = pa.schema(
+    [
+        ("rec_id", pa.string()),
+        ("split", pa.string()),
+        ("patient", pa.string()),
+        ("session", pa.string()),
+        ("montage", pa.string()),
+        ("path", pa.string()),
+        ("segment_file", pa.string()),
+        ("duration_s", pa.float64()),
+        ("n_samples", pa.int64()),
+        ("n_segments", pa.int32()),
+        ("seizure_s", pa.float64()),
+        ("n_seizures", pa.int32()),
+        ("events", pa.string()),
+        ("orig_fs", pa.float64()),
+    ]
+)
+WINDOWS_SCHEMA = pa.schema(
+    [
+        ("rec_id", pa.string()),
+        ("split", pa.string()),
+        ("patient", pa.string()),
+        ("seg0", pa.int32()),
+        ("start_s", pa.float64()),
+        ("seizure_frac", pa.float32()),
+        ("is_pos", pa.bool_()),
+    ]
+)
+# Preprocessing params that change a segment file's content.
+_FINGERPRINT_KEYS = ("sampling_rate", "window_s", "stride_s", "label_rate", "bandpass_low", "bandpass_high", "notch_hz", "clip", "max_missing_channels")
+
+
+@dataclass(frozen=True)
+class Task:
+    edf: Path
+    rel: str  # EDF path relative to data.root
+    split: str
+    patient: str
+    session: str
+    montage: str
+
+    @property
+    def rec_id(self) -> str:
+        return self.edf.stem
+
+    @property
+    def segment_file(self) -> str:
+        return f"segments/{self.split}/{self.rec_id}.parquet"
+
+
+@dataclass
+class Result:
+    task: Task
+    status: str  # "ingested" | "reused" | "skipped"
+    row: dict[str, Any] | None = None
+    windows: dict[str, np.ndarray] | None = None
+    issues: list[tuple[str, str]] = field(default_factory=list)
+    reason: str = ""
+    all_zero: bool = False
+
+
+def discover(root: Path) -> list[Task]:
+    """Every EDF of the corpus in the TUSZ layout, sorted by path."""
+    if not root.is_dir():
+        raise InputError(f"data.root {root} does not exist; point data.root in params.yaml at a corpus in the layout ROOT/{LAYOUT}")
+    tasks = []
+    for split in SPLITS:
+        for edf in sorted((root / "edf" / split).glob("*/*/*/*.edf")):
+            patient, session, montage = edf.parts[-4:-1]
+            tasks.append(Task(edf, edf.relative_to(root).as_posix(), split, patient, session, montage))
+    if not tasks:
+        raise InputError(f"data.root {root} holds no EDF in the expected layout ROOT/{LAYOUT}")
+    return tasks
+
+
+def _annotation_file(edf: Path) -> Path | None:
+    for suffix in (".csv_bi", ".csv"):
+        p = edf.with_suffix(suffix)
+        if p.is_file():
+            return p
+    return None
+
+
+def fingerprint(task: Task, cfg: DataConfig) -> str:
+    st = task.edf.stat()
+    ann = _annotation_file(task.edf)
+    ann_id = [ann.name, hashlib.sha256(ann.read_bytes()).hexdigest()] if ann else None
+    key = {
+        "format": FORMAT_VERSION,
+        "edf": [task.rel, st.st_size, st.st_mtime_ns],
+        "annotation": ann_id,
+        "params": {k: getattr(cfg, k) for k in _FINGERPRINT_KEYS},
+    }
+    return hashlib.sha256(store.dumps(key).encode()).hexdigest()
+
+
+def _split_warning(text: str) -> tuple[str, str]:
+    """Annotation warnings end in '; <action>'."""
+    reason, sep, action = text.rpartition("; ")
+    return (reason, action) if sep else (text, "noted")
+
+
+def _one_line(exc: Exception, root: Path) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text.replace(f"{root}{os.sep}", "")
+
+
+def _reuse(task: Task, seg_path: Path, fp: str, cfg: DataConfig) -> Result | None:
+    try:
+        meta = store.read_metadata(seg_path)
+        if meta.get("fingerprint") != fp:
+            return None
+        row, issues = json.loads(meta["row"]), [tuple(i) for i in json.loads(meta["issues"])]
+        labels = np.frombuffer(b"".join(pq.read_table(seg_path, columns=["labels"]).column("labels").to_pylist()), dtype=np.uint8)
+    except Exception:  # unreadable or foreign file: reprocess it
+        return None
+    labels = labels[: n_label_steps(row["n_samples"], cfg.sampling_rate, cfg.label_rate)]
+    windows = window_table(labels, row["duration_s"], window_s=cfg.window_s, stride_s=cfg.stride_s, label_rate=cfg.label_rate)
+    return Result(task, "reused", row, windows, issues)
+
+
+def process(task: Task, cfg: DataConfig, processed: Path, root: Path) -> Result:
+    """Ingest one recording (or reuse its up-to-date segment file); never raises for bad input."""
+    seg_path = processed / task.segment_file
+    try:
+        fp = fingerprint(task, cfg)
+    except OSError as exc:
+        return Result(task, "skipped", reason=f"cannot read {task.rel} or its annotation ({exc.strerror})")
+    if seg_path.is_file():
+        reused = _reuse(task, seg_path, fp, cfg)
+        if reused is not None:
+            return reused
+    result = _ingest(task, cfg, seg_path, fp, root)
+    if result.status == "skipped":
+        seg_path.unlink(missing_ok=True)  # a stale segment must not outlive its skipped recording
+    return result
+
+
+def _ingest(task: Task, cfg: DataConfig, seg_path: Path, fp: str, root: Path) -> Result:
+    try:
+        ann = annotation_for(task.edf)
+    except AnnotationError as exc:
+        return Result(task, "skipped", reason=_one_line(exc, root))
+    try:
+        rec = read_eeg(task.edf, cfg)
+    except InputError as exc:
+        return Result(task, "skipped", reason=_one_line(exc, root))
+    issues = list(rec.issues)
+    if rec.duration_s < cfg.window_s:
+        return Result(task, "skipped", issues=issues, reason=f"recording is {rec.duration_s:g} s long, shorter than one window (data.window_s={cfg.window_s})")
+    intervals = ann.seizure_intervals(rec.duration_s)
+    issues += [_split_warning(w) for w in ann.warnings]
+    n = rec.signal.shape[1]
+    labels = labels_from_intervals(intervals, n_label_steps(n, cfg.sampling_rate, cfg.label_rate), cfg.label_rate)
+    if any(ev.is_seizure for ev in ann.events) and not labels.any():
+        reason = f"{ann.path.name} has seizure events but the label mask is all zero ({len(intervals)} interval(s) inside the {rec.duration_s:g} s recording)"
+        return Result(task, "skipped", issues=issues, reason=reason, all_zero=True)
+    seg_samples = cfg.stride_s * cfg.sampling_rate
+    row = {
+        "rec_id": task.rec_id,
+        "split": task.split,
+        "patient": task.patient,
+        "session": task.session,
+        "montage": task.montage,
+        "path": task.rel,
+        "segment_file": task.segment_file,
+        "duration_s": rec.duration_s,
+        "n_samples": n,
+        "n_segments": -(-n // seg_samples),
+        "seizure_s": float(sum(b - a for a, b in intervals)),
+        "n_seizures": len(intervals),
+        "events": json.dumps([[round(a, 6), round(b, 6)] for a, b in intervals]),
+        "orig_fs": rec.orig_fs,
+    }
+    store.write_recording(
+        seg_path,
+        rec.signal,
+        labels,
+        fs=cfg.sampling_rate,
+        label_rate=cfg.label_rate,
+        stride_s=cfg.stride_s,
+        row_group_segments=cfg.window_s // cfg.stride_s,
+        metadata={"fingerprint": fp, "row": json.dumps(row), "issues": json.dumps(issues), "channels": ",".join(CHANNELS)},
+    )
+    windows = window_table(labels, rec.duration_s, window_s=cfg.window_s, stride_s=cfg.stride_s, label_rate=cfg.label_rate)
+    return Result(task, "ingested", row, windows, issues)
+
+
+def _process_star(args: tuple[Task, DataConfig, Path, Path]) -> Result:
+    return process(*args)
+
+
+def _run_all(tasks: list[Task], cfg: DataConfig, processed: Path, root: Path) -> list[Result]:
+    from tqdm import tqdm
+
+    jobs = [(t, cfg, processed, root) for t in tasks]
+    bar = tqdm(total=len(jobs), desc="ingest", unit="rec", file=sys.stderr, dynamic_ncols=True)
+    results = []
+    if cfg.workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            results.append(_process_star(job))
+            bar.update()
+    else:
+        # spawn: the parent holds an MLflow/sqlite connection and threads that fork would copy.
+        with mp.get_context("spawn").Pool(min(cfg.workers, len(jobs))) as pool:
+            for res in pool.imap_unordered(_process_star, jobs, chunksize=1):
+                results.append(res)
+                bar.update()
+    bar.close()
+    return sorted(results, key=lambda r: r.task.rel)
+
+
+def clean_tmp(processed: Path) -> int:
+    """Remove temporary files a killed run left behind (``.<name>.tmp-<pid>``)."""
+    n = 0
+    for p in processed.rglob(".*.tmp-*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def _mark_duplicates(tasks: list[Task]) -> tuple[list[Task], list[Result]]:
+    seen: dict[str, Task] = {}
+    keep, dup = [], []
+    for t in tasks:
+        if t.rec_id in seen:
+            dup.append(Result(t, "skipped", reason=f"recording id {t.rec_id} already used by {seen[t.rec_id].rel}; EDF stems must be unique"))
+        else:
+            seen[t.rec_id] = t
+            keep.append(t)
+    return keep, dup
+
+
+def leaking_patients(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Patients found in more than one split: ``{patient: [splits]}`` from ``(patient, split)`` pairs."""
+    splits: dict[str, set[str]] = {}
+    for patient, split in pairs:
+        splits.setdefault(patient, set()).add(split)
+    return {p: sorted(s, key=SPLITS.index) for p, s in sorted(splits.items()) if len(s) > 1}
+
+
+def _tables(ok: list[Result]) -> tuple[pa.Table, pa.Table]:
+    rows = sorted((r.row for r in ok), key=lambda row: row["rec_id"])
+    recordings = pa.Table.from_pylist(rows, schema=RECORDINGS_SCHEMA)
+    parts = []
+    for r in sorted(ok, key=lambda r: r.row["rec_id"]):
+        w, k = r.windows, len(r.windows["seg0"])
+        parts.append(
+            pa.table(
+                {
+                    "rec_id": pa.array([r.row["rec_id"]] * k, pa.string()),
+                    "split": pa.array([r.row["split"]] * k, pa.string()),
+                    "patient": pa.array([r.row["patient"]] * k, pa.string()),
+                    "seg0": pa.array(w["seg0"], pa.int32()),
+                    "start_s": pa.array(w["start_s"], pa.float64()),
+                    "seizure_frac": pa.array(w["seizure_frac"], pa.float32()),
+                    "is_pos": pa.array(w["is_pos"], pa.bool_()),
+                },
+                schema=WINDOWS_SCHEMA,
+            )
+        )
+    windows = pa.concat_tables(parts) if parts else WINDOWS_SCHEMA.empty_table()
+    return recordings, windows
+
+
+def _report(results: list[Result]) -> dict[str, Any]:
+    skipped = [{"path": r.task.rel, "reason": r.reason, "action": "skipped"} for r in results if r.status == "skipped"]
+    warned = [{"path": r.task.rel, "reason": reason, "action": action} for r in results for reason, action in r.issues]
+    return {"ingested": sum(r.status != "skipped" for r in results), "skipped": skipped, "warnings": warned}
+
+
+def _remove_stale_segments(processed: Path, keep: set[str]) -> int:
+    n = 0
+    for p in (processed / "segments").glob("*/*.parquet"):
+        if p.relative_to(processed).as_posix() not in keep:
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def run_ingest(params: Params) -> int:
+    cfg = params.data
+    root = repo_root()
+    data_root = params.resolve(cfg.root, root).resolve()
+    processed = params.resolve(cfg.processed, root)
+    tasks, duplicates = _mark_duplicates(discover(data_root))
+    processed.mkdir(parents=True, exist_ok=True)
+    clean_tmp(processed)
+    # No table outlives an unfinished run: the next stage finds none rather than a stale one.
+    for name in ("recordings.parquet", "windows.parquet"):
+        (processed / name).unlink(missing_ok=True)
+
+    with StageRun("ingest", params, root) as run:
+        results = sorted(_run_all(tasks, cfg, processed, data_root) + duplicates, key=lambda r: r.task.rel)
+        ok = [r for r in results if r.status != "skipped"]
+        _remove_stale_segments(processed, {r.task.segment_file for r in ok})
+        recordings, windows = _tables(ok)
+        store.write_table_atomic(recordings, processed / "recordings.parquet")
+        store.write_table_atomic(windows, processed / "windows.parquet")
+        report = _report(results)
+        write_json_atomic(root / REPORT, report)
+        run.artifact(root / REPORT)
+
+        n_total, n_skipped = len(results), len(report["skipped"])
+        skipped_fraction = n_skipped / n_total
+        hours = {s: sum(r.row["duration_s"] for r in ok if r.row["split"] == s) / 3600 for s in SPLITS}
+        train_seizure_s = sum(r.row["seizure_s"] for r in ok if r.row["split"] == "train")
+        leaks = leaking_patients([(t.patient, t.split) for t in tasks])
+        all_zero = [r.task.rel for r in results if r.all_zero]
+        checks = {
+            "skipped_fraction_ok": skipped_fraction <= params.guards.max_skipped_fraction,
+            "train_has_seizures": train_seizure_s > 0,
+            "patient_disjoint": not leaks,
+            "labels_nonzero": not all_zero,
+        }
+        run.metrics(
+            {
+                "ingested": report["ingested"],
+                "skipped": n_skipped,
+                "skipped_fraction": skipped_fraction,
+                "reused": sum(r.status == "reused" for r in results),
+                "hours": hours,
+                "windows": windows.num_rows,
+                "warnings": len(report["warnings"]),
+            }
+        )
+        for name, ok_ in checks.items():
+            run.check(name, ok_)
+        print(f"[INGEST] {report['ingested']} ingested ({sum(r.status == 'reused' for r in results)} reused), {n_skipped} skipped, {len(report['warnings'])} warnings -> {root / REPORT}", flush=True)
+
+        if leaks:
+            shown = "; ".join(f"{p} in {'+'.join(s)}" for p, s in list(leaks.items())[:5])
+            run.flag("patient_leakage", f"{len(leaks)} patient(s) in more than one split: {shown}", stop=False)
+        if all_zero:
+            run.flag("all_zero_labels", f"{len(all_zero)} recording(s) with seizure annotations gave an all-zero label mask: {', '.join(all_zero[:5])}", stop=False)
+        if not checks["train_has_seizures"]:
+            run.flag("no_train_seizures", f"no seizure time in the {sum(r.row['split'] == 'train' for r in ok)} ingested train recording(s)", stop=False)
+        if not checks["skipped_fraction_ok"]:
+            run.flag(
+                "too_many_skipped",
+                f"{n_skipped} of {n_total} recordings skipped ({skipped_fraction:.1%} > guards.max_skipped_fraction={params.guards.max_skipped_fraction}); see {REPORT}",
+                stop=False,
+            )
+        if run.red_flags and run.strict:
+            raise RedFlagStop([f"ingest stopped by red flag(s): {', '.join(run.red_flags)}"])
+    return 0
