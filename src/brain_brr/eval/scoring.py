@@ -151,3 +151,20 @@ def sens_at_fa(sweep: list[dict], budgets: tuple[str, ...] = FA_BUDGETS) -> dict
 def threshold_grid(n: int = 49) -> np.ndarray:
     """tau_on values swept for the sensitivity/FA curve (0.02 .. 0.98)."""
     return np.round(np.linspace(0.02, 0.98, n), 4)
+
+
+def sample_metrics(probs: list[np.ndarray], labels: list[np.ndarray], tau_on: float) -> dict:
+    """AUROC, PR-AUC (average precision) and the fraction of steps with ``p >= tau_on``, over all steps.
+
+    AUROC and PR-AUC are ``None`` when the labels hold a single class (undefined).
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    p = np.concatenate(probs) if probs else np.zeros(0)
+    y = np.concatenate(labels).astype(np.int8) if labels else np.zeros(0, dtype=np.int8)
+    both = len(np.unique(y)) == 2
+    return {
+        "auroc": float(roc_auc_score(y, p)) if both else None,
+        "pr_auc": float(average_precision_score(y, p)) if both else None,
+        "pred_pos_rate": float(np.mean(p >= tau_on)) if len(p) else 0.0,
+    }
