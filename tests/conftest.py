@@ -12,11 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch) -> str:
-    """A fresh sqlite MLflow store for one test; returns its URI."""
+    """A fresh sqlite MLflow store for one test, with cwd (hence repo_root()) at tmp_path; returns its URI."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     import mlflow
 
     mlflow.set_tracking_uri(uri)

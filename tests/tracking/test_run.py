@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from brain_brr.config import parse_params
 from brain_brr.errors import RedFlagStop
-from brain_brr.tracking.run import StageRun, repo_root, tracking_uri
+from brain_brr.tracking.run import StageRun, repo_root, store_root, tracking_uri
 
 
 def _runs(stage):
@@ -20,9 +20,17 @@ def _runs(stage):
 
 def test_tracking_uri_rule(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
-    assert repo_root() == tmp_path.resolve()
-    assert tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    workspace, parent = tmp_path / "exp-temp", tmp_path / "parent"
+    (workspace / "sub").mkdir(parents=True)
+    (workspace / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(workspace / "sub")
+    assert repo_root() == workspace.resolve() == store_root()
+    assert tracking_uri() == f"sqlite:///{workspace.resolve() / 'mlflow.db'}"
+    # Queued experiments: DVC points DVC_ROOT at the parent repo; the store follows, data paths do not.
+    monkeypatch.setenv("DVC_ROOT", str(parent))
+    assert repo_root() == workspace.resolve()
+    assert tracking_uri() == f"sqlite:///{parent.resolve() / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/x.db")
     assert tracking_uri() == "sqlite:////elsewhere/x.db"
 

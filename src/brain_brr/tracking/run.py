@@ -24,27 +24,39 @@ RUN_STATUS_TERMINAL = ("FINISHED", "FAILED", "KILLED")
 
 
 def repo_root() -> Path:
-    """``$DVC_ROOT`` when DVC sets it, else the nearest folder above cwd holding ``dvc.yaml``, else cwd."""
-    env = os.environ.get("DVC_ROOT")
-    if env:
-        return Path(env).resolve()
+    """The project the stage runs in: the nearest folder above cwd holding ``dvc.yaml``, else cwd.
+
+    Data paths (``data.root``, ``data.processed``, ``metrics/``) resolve against it. DVC runs
+    stages with cwd at the root of the workspace it runs in, which for ``dvc exp run
+    --temp/--queue`` is a temporary copy: outputs must land there, not in the parent.
+    """
     here = Path.cwd().resolve()
     for p in (here, *here.parents):
-        if (p / "dvc.yaml").is_file() or (p / ".dvc").is_dir():
+        if (p / "dvc.yaml").is_file():
             return p
     return here
+
+
+def store_root() -> Path:
+    """Where the MLflow store lives: ``$DVC_ROOT`` when DVC sets it, else :func:`repo_root`.
+
+    For queued and temporary experiments DVC points ``DVC_ROOT`` at the parent repository,
+    so every experiment logs into the workspace's store.
+    """
+    env = os.environ.get("DVC_ROOT")
+    return Path(env).resolve() if env else repo_root()
 
 
 def tracking_uri(root: Path | None = None) -> str:
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
         return env
-    root = root or repo_root()
+    root = root or store_root()
     return f"sqlite:///{(root / 'mlflow.db').resolve()}"
 
 
 def artifact_location(root: Path | None = None) -> str:
-    root = root or repo_root()
+    root = root or store_root()
     return (root / "mlartifacts").resolve().as_uri()
 
 
@@ -127,7 +139,7 @@ class StageRun:
     ):
         self.stage = stage
         self.params = params
-        self.root = root or repo_root()
+        self.root = root or store_root()
         self.strict = strict if strict is not None else (params.guards.strict if params is not None else True)
         self.experiment = experiment or (params.mlflow.experiment if params is not None else "brain-brr")
         self.exp_name = os.environ.get("DVC_EXP_NAME", "")
