@@ -21,12 +21,9 @@ from brain_brr.eval.baseline import line_length_score
 from brain_brr.eval.inference import RecordingPrediction, infer_split, predict_split, resolve_device
 from brain_brr.eval.operating_point import ovlp_curve, thresholds_on_dev
 from brain_brr.eval.plots import plot_examples, write_curves
-from brain_brr.eval.postprocess import events_for
+from brain_brr.eval.postprocess import events_for, thresholds_from_config, thresholds_from_params
 from brain_brr.eval.scoring import RecordingScore, sample_metrics, score_recording, sens_at_fa, summarise
 from brain_brr.tracking.run import StageRun, _flatten_numbers, repo_root, write_json_atomic
-
-THRESHOLD_KEYS = ("tau_on", "tau_off", "min_duration_s", "merge_gap_s", "max_duration_s")
-
 
 def score_predictions(preds: list[RecordingPrediction], thresholds: dict, label_rate: int) -> dict[str, Any]:
     """Every metric of ``metrics/eval.json`` for one detector's traces; ``hyps`` and ``scores`` per recording."""
@@ -80,14 +77,6 @@ def _train_params(config: dict, model_dir: Path) -> Params:
     return parse_params(config["train_params"], source=f"{model_dir / 'config.json'} train_params")
 
 
-def _thresholds(config: dict, model_dir: Path) -> dict[str, float]:
-    th = config.get("thresholds") or {}
-    missing = [k for k in THRESHOLD_KEYS if k not in th]
-    if missing:
-        raise InputError(f"{model_dir / 'config.json'}: thresholds lack {', '.join(missing)}; retrain with `brain-brr train`")
-    return {k: float(th[k]) for k in THRESHOLD_KEYS}
-
-
 def log_into_train_run(run_id: str | None, metrics: dict, artifacts: list[Path], red_flags: list[str]) -> None:
     """Eval metrics (``eval.`` prefix), figures and red flags into the training run, for side-by-side comparison."""
     from mlflow.entities import Metric
@@ -122,7 +111,7 @@ def run_evaluate(params: Params) -> int:
     model_dir = root / "models" / "detector"
     model, config = load_detector(model_dir)
     train_params = _train_params(config, model_dir)
-    thresholds = _thresholds(config, model_dir)
+    thresholds = thresholds_from_config(config, model_dir)
     fs, label_rate, window_s = int(config["data"]["sampling_rate"]), int(config["label_rate"]), float(config["data"]["window_s"])
     processed = params.resolve(params.data.processed, root)
     reports, metrics_path = root / "reports" / "eval", root / "metrics" / "eval.json"
@@ -155,7 +144,7 @@ def run_evaluate(params: Params) -> int:
         base_th = (
             thresholds_on_dev([p.probs for p in base_dev], [p.ref_events for p in base_dev], [p.duration_s for p in base_dev], label_rate, params.eval)
             if any(p.ref_events for p in base_dev)
-            else {k: float(getattr(params.eval, k)) for k in THRESHOLD_KEYS}
+            else thresholds_from_params(params.eval)
         )
         baseline = score_predictions(base_eval, base_th, label_rate)
 

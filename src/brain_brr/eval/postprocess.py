@@ -15,11 +15,15 @@ Step ``k`` of a trace at ``label_rate`` covers ``[k / label_rate, (k + 1) / labe
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from brain_brr.errors import InputError
+
 Interval = tuple[float, float]
+THRESHOLD_KEYS = ("tau_on", "tau_off", "min_duration_s", "merge_gap_s", "max_duration_s")
 
 
 def hysteresis(probs: np.ndarray, tau_on: float, tau_off: float) -> list[tuple[int, int]]:
@@ -95,4 +99,13 @@ def events_for(probs: np.ndarray, label_rate: float, thresholds: dict[str, Any],
 
 def thresholds_from_params(eval_cfg: Any) -> dict[str, float]:
     """The post-processing keys of ``params.eval`` as a thresholds dict."""
-    return {k: float(getattr(eval_cfg, k)) for k in ("tau_on", "tau_off", "min_duration_s", "merge_gap_s", "max_duration_s")}
+    return {k: float(getattr(eval_cfg, k)) for k in THRESHOLD_KEYS}
+
+
+def thresholds_from_config(config: dict[str, Any], model_dir: Path) -> dict[str, float]:
+    """The post-processing keys of a model directory's ``config.json``."""
+    th = config.get("thresholds") or {}
+    missing = [k for k in THRESHOLD_KEYS if k not in th]
+    if missing:
+        raise InputError(f"{Path(model_dir) / 'config.json'}: thresholds lack {', '.join(missing)}; retrain with `brain-brr train`")
+    return {k: float(th[k]) for k in THRESHOLD_KEYS}

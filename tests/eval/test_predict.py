@@ -1,0 +1,85 @@
+"""`brain-brr predict` on a real EDF (400 Hz, -LE channel names) and `brain-brr score` on its output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brain_brr.data.annotations import read_csv_bi, write_csv_bi
+from brain_brr.data.channels import CHANNELS
+from brain_brr.data.edfwrite import write_edf
+from brain_brr.eval.postprocess import events_for
+from brain_brr.eval.score import seizure_events
+from brain_brr.eval.scoring import score_recording, summarise
+from brain_brr.train.model import save_detector
+from tests.eval.helpers import model_config
+
+THRESHOLDS = {"tau_on": 0.5, "tau_off": 0.3, "min_duration_s": 5.0, "merge_gap_s": 5.0, "max_duration_s": 600.0}
+SEIZURE = (50.0, 90.0)
+
+
+def _edf_400hz_le(path, duration=150.0, fs=400):
+    rng = np.random.default_rng(3)
+    t = np.arange(int(duration * fs)) / fs
+    m = (t >= SEIZURE[0]) & (t < SEIZURE[1])
+    signals = []
+    for _ in CHANNELS:
+        x = rng.normal(0, 20.0, t.size)
+        x[m] = 2.5 * x[m] + 60.0 * np.sin(2 * np.pi * 8.0 * t[m])
+        signals.append(x)
+    labels = [f"EEG {ch}-LE" for ch in CHANNELS]
+    write_edf(path, signals, labels, [fs] * len(CHANNELS))
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "brain_brr", *args], capture_output=True, text=True)
+
+
+def test_predict_then_score(eval_assets, tmp_path):
+    _, params, model = eval_assets
+    model_dir = tmp_path / "model"
+    save_detector(model_dir, model, model_config(params, THRESHOLDS))
+    edf_dir = tmp_path / "edf" / "p1"
+    edf_dir.mkdir(parents=True)
+    edf = edf_dir / "aaaa_s001_t000.edf"
+    _edf_400hz_le(edf)
+    (edf_dir / "broken_s001_t000.edf").write_bytes(b"not an EDF at all")
+    out = tmp_path / "out"
+
+    proc = _cli("predict", "--model", str(model_dir), str(tmp_path / "edf"), "--out", str(out))
+    assert proc.returncode == 2  # one bad file
+    assert "broken_s001_t000.edf" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "aaaa_s001_t000.edf: " in proc.stdout
+
+    hyp = read_csv_bi(out / "aaaa_s001_t000.csv_bi")
+    assert hyp.duration == pytest.approx(150.0)
+    probs = pd.read_parquet(out / "aaaa_s001_t000.probs.parquet")
+    assert list(probs.columns) == ["time_s", "prob"] and len(probs) == 150
+    assert probs["time_s"].iloc[1] == 1.0 and probs["prob"].between(0, 1).all()
+    events = events_for(probs["prob"].to_numpy(), 1, THRESHOLDS)
+    np.testing.assert_allclose(np.array(seizure_events(hyp)).ravel(), np.array(events).ravel(), atol=1e-4)
+    assert not (out / "broken_s001_t000.csv_bi").exists()
+
+    ref_dir = tmp_path / "ref"
+    write_csv_bi(ref_dir / "aaaa_s001_t000.csv_bi", [SEIZURE], 150.0, with_bckg=False)
+    proc = _cli("score", "--ref", str(ref_dir), "--hyp", str(out), "--json", str(tmp_path / "s.json"))
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((tmp_path / "s.json").read_text())
+    expected = summarise([score_recording([SEIZURE], events, 150.0)])  # what the evaluate stage computes
+    assert s["ovlp"] == pytest.approx(expected["ovlp"]) and s["szcore"] == pytest.approx(expected["szcore"])
+    assert (s["targets"], s["hits"], s["false_alarms"]) == (1, expected["counts"]["hits"], expected["counts"]["false_alarms"])
+    assert s["hits"] == 1  # the 400 Hz, -LE recording went through the same preprocessing as training data
+
+
+def test_predict_reports_missing_inputs(eval_assets, tmp_path):
+    _, params, model = eval_assets
+    save_detector(tmp_path / "model", model, model_config(params, THRESHOLDS))
+    proc = _cli("predict", "--model", str(tmp_path / "model"), str(tmp_path / "nowhere.edf"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "nowhere.edf: no such file or folder" in proc.stderr
+    proc = _cli("predict", "--model", str(tmp_path / "no_model"), str(tmp_path), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "config.json" in proc.stderr
