@@ -198,7 +198,11 @@ def _robust_normalise(x: np.ndarray, clip: float) -> np.ndarray:
 def preprocess(x: np.ndarray, orig_fs: float, cfg: DataConfig) -> np.ndarray:
     """Resample, filter and normalise ``(c, n)`` float32 channels (all finite)."""
     x = _resample(np.ascontiguousarray(x, dtype=np.float32), orig_fs, cfg.sampling_rate)
-    x = sps.sosfiltfilt(_sos(cfg.sampling_rate, cfg.bandpass_low, cfg.bandpass_high, cfg.notch_hz), x, axis=1).astype(np.float32, copy=False)
+    # Even padding: odd padding reflects about the last sample, whose mains/noise value becomes a
+    # DC step in the pad and a seconds-long high-pass transient at the end of the recording.
+    padlen = min(x.shape[1] - 1, 2 * cfg.sampling_rate)
+    sos = _sos(cfg.sampling_rate, cfg.bandpass_low, cfg.bandpass_high, cfg.notch_hz)
+    x = sps.sosfiltfilt(sos, x, axis=1, padtype="even", padlen=padlen).astype(np.float32, copy=False)
     return _robust_normalise(x, cfg.clip)
 
 

@@ -352,7 +352,7 @@ def run_ingest(params: Params) -> int:
     for name in ("recordings.parquet", "windows.parquet"):
         (processed / name).unlink(missing_ok=True)
 
-    with StageRun("ingest", params, root) as run:
+    with StageRun("ingest", params) as run:
         results = sorted(_run_all(tasks, cfg, processed, data_root) + duplicates, key=lambda r: r.task.rel)
         ok = [r for r in results if r.status != "skipped"]
         _remove_stale_segments(processed, {r.task.segment_file for r in ok})

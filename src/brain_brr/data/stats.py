@@ -59,7 +59,7 @@ def run_stats(params: Params) -> int:
     processed = params.resolve(params.data.processed, root)
     recordings = _read(processed / "recordings.parquet", ["rec_id", "split", "patient", "duration_s", "seizure_s"])
     windows = _read(processed / "windows.parquet", ["split", "is_pos"])
-    with StageRun("stats", params, root) as run:
+    with StageRun("stats", params) as run:
         stats: dict[str, Any] = split_stats(recordings, windows)
         leaks = leaking_patients([(r["patient"], r["split"]) for r in recordings])
         flags = []

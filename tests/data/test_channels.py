@@ -1,0 +1,47 @@
+import pytest
+
+from brain_brr.data.channels import CHANNELS, canonical_channel, map_channels
+from brain_brr.data.edf import NEIGHBOURS
+
+
+@pytest.mark.parametrize(
+    "label, expected",
+    [
+        ("EEG FP1-REF", "FP1"),
+        ("EEG Fp1-LE", "FP1"),
+        ("eeg fz-ar", "FZ"),
+        ("EEG T7-REF", "T3"),
+        ("EEG T8-LE", "T4"),
+        ("EEG P7-REF", "T5"),
+        ("EEG P8-REF", "T6"),
+        ("  EEG O2-REF  ", "O2"),
+        ("C3", "C3"),
+        ("EEG EKG1-REF", None),
+        ("EEG T1-REF", None),
+        ("EEG A1-REF", None),
+        ("PHOTIC-REF", None),
+        ("EEG ROC-REF", None),
+        ("EMG-REF", None),
+        ("EEG 26-REF", None),
+        ("IBI", None),
+        ("BURSTS", None),
+        ("EKG FP1-REF", None),
+    ],
+)
+def test_canonical_channel(label, expected):
+    assert canonical_channel(label) == expected
+
+
+def test_map_channels_first_wins_and_reports_duplicates():
+    labels = ["IBI", "EEG FP1-REF", "EEG T7-REF", "EEG FP1-LE", "EEG T3-REF", "EEG CZ-REF"]
+    found, dups = map_channels(labels)
+    assert found == {"FP1": 1, "T3": 2, "CZ": 5}
+    assert dups == ["EEG FP1-LE", "EEG T3-REF"]
+
+
+def test_neighbour_map_is_symmetric_and_complete():
+    assert set(NEIGHBOURS) == set(CHANNELS)
+    for ch, nbrs in NEIGHBOURS.items():
+        assert ch not in nbrs and len(nbrs) >= 3
+        for n in nbrs:
+            assert ch in NEIGHBOURS[n], f"{ch} lists {n} but {n} does not list {ch}"
