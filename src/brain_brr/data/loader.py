@@ -291,3 +291,16 @@ def create_balanced_sampler(
     return BalancedBatchSampler(
         dataset.is_pos, target_pos_fraction=f, min_pos_per_batch=params.sampler.min_pos_per_batch, **kw
     )
+
+
+def sampled_label_ratio(sampler: _EpochBatchSampler, seizure_frac: np.ndarray, n_batches: int) -> float:
+    """Negative/positive label-step ratio of the first ``n_batches`` global batches the sampler draws."""
+    fracs = []
+    for k, (pos, neg) in enumerate(sampler.global_batches()):
+        if k == n_batches:
+            break
+        fracs.append(seizure_frac[np.concatenate([pos, neg])])
+    f = np.concatenate(fracs).astype(np.float64)
+    if f.sum() == 0:
+        raise InputError(f"the first {n_batches} sampled batches hold no seizure label step; train.pos_weight_source=batches cannot estimate pos_weight")
+    return float((1 - f).sum() / f.sum())

@@ -1,0 +1,50 @@
+import json
+import math
+
+import mlflow
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from brain_brr.errors import RedFlagStop
+from brain_brr.train.loop import STOP_AFTER_ENV, run_train
+from brain_brr.train.model import load_detector
+from tests.train.conftest import make_processed, tiny_params
+
+TRAIN_KEYS = {"focal_alpha", "focal_gamma", "pos_weight_used", "batch_pos_ratio_mean", "batch_pos_ratio_min", "zero_pos_batches",
+              "val_auroc_first", "val_auroc_best", "epochs", "red_flags"}
+
+
+def _runs():
+    exp = MlflowClient().get_experiment_by_name("brain-brr")
+    return MlflowClient().search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"])
+
+
+def test_short_training_learns(tmp_path, mlflow_store, capsys):
+    make_processed(tmp_path)
+    params = tiny_params()
+    assert run_train(params) == 0
+    out = capsys.readouterr().out
+    assert "[INIT] Using FOCAL loss (alpha=0.5, gamma=2.0)" in out
+    assert "[SAMPLER] Creating positive-aware balanced sampler..." in out
+    assert "[RED FLAG]" not in out
+    metrics = json.loads((tmp_path / "metrics/train.json").read_text())
+    assert TRAIN_KEYS <= set(metrics)
+    assert metrics["val_auroc_best"] > 0.8, metrics
+    assert metrics["zero_pos_batches"] == 0 and metrics["batch_pos_ratio_min"] >= 2 / 16
+    assert metrics["red_flags"] == [] and metrics["epochs"] == 3
+    stats = json.loads((tmp_path / "metrics/stats.json").read_text())
+    assert metrics["pos_weight_used"] == pytest.approx(stats["train"]["pos_weight"])
+    run = _runs()[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["check.every_batch_has_positive"] == 1.0
+    assert run.data.metrics["check.focal_loss"] == 1.0
+    hist = MlflowClient().get_metric_history(run.info.run_id, "loss")
+    assert len(hist) == 3 * params.train.steps_per_epoch
+    model, config = load_detector(tmp_path / "models/detector")
+    assert config["mlflow_run_id"] == run.info.run_id and config["group"] == "workspace"
+    assert {"tau_on", "tau_off", "min_duration_s", "merge_gap_s", "max_duration_s"} <= set(config["thresholds"])
+    assert model(torch.zeros(1, 19, 20 * 64)).shape == (1, 20)
+    lines = (tmp_path / "reports/train/history.csv").read_text().splitlines()
+    assert lines[0] == "epoch,val_auroc,val_pred_pos_rate,loss,lr" and len(lines) == 4
+    assert MlflowClient().list_artifacts(run.info.run_id, "detector")
