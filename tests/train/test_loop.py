@@ -48,3 +48,73 @@ def test_short_training_learns(tmp_path, mlflow_store, capsys):
     lines = (tmp_path / "reports/train/history.csv").read_text().splitlines()
     assert lines[0] == "epoch,val_auroc,val_pred_pos_rate,loss,lr" and len(lines) == 4
     assert MlflowClient().list_artifacts(run.info.run_id, "detector")
+
+
+def _params_file(tmp_path, params):
+    import yaml
+
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params.model_dump()))
+    return path
+
+
+def test_alpha_not_neutral_strict_stops_before_any_step(tmp_path, mlflow_store, capsys):
+    from brain_brr.cli import main
+
+    make_processed(tmp_path, recordings={"train": 2, "dev": 1}, minutes=1.0)
+    path = _params_file(tmp_path, tiny_params(focal_alpha=0.25))
+    assert main(["train", "--params", str(path)]) == 3
+    out = capsys.readouterr().out
+    assert "[INIT] Using FOCAL loss (alpha=0.25, gamma=2.0)" in out
+    assert "[INIT] FOCAL: alpha != 0.5 → disabling pos_weight to avoid double-counting" in out
+    assert "[RED FLAG] focal_alpha_not_neutral:" in out
+    assert "[TRAIN] epoch" not in out and not (tmp_path / "models/checkpoints/last.pt").exists()
+    run = _runs()[0]
+    assert run.info.status == "FAILED" and run.data.tags["red_flags"] == "focal_alpha_not_neutral"
+    assert run.data.metrics["check.alpha_neutral"] == 0.0
+    metrics = json.loads((tmp_path / "metrics/train.json").read_text())
+    assert metrics["pos_weight_used"] is None and metrics["red_flags"] == ["focal_alpha_not_neutral"]
+
+
+def test_balanced_sampling_off_strict_stops(tmp_path, mlflow_store, capsys):
+    make_processed(tmp_path, recordings={"train": 2, "dev": 1}, minutes=1.0)
+    with pytest.raises(RedFlagStop, match="balanced_sampling_off"):
+        run_train(tiny_params(use_balanced_sampling=False))
+    assert "[TRAIN] epoch" not in capsys.readouterr().out
+
+
+def test_genuine_collapse_is_flagged(tmp_path, mlflow_store, capsys):
+    # BCE without pos_weight, shuffled batches, 5 s of seizure per 8 minutes: the model learns the prior.
+    make_processed(tmp_path, recordings={"train": 6, "dev": 2}, minutes=8.0, seizure_s=5.0)
+    params = tiny_params(loss="bce", use_balanced_sampling=False, pos_weight="none", **{
+        "guards.strict": False, "train.epochs": 2, "train.steps_per_epoch": 6, "train.lr": 2e-2, "train.warmup_steps": 0})
+    assert run_train(params) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((tmp_path / "metrics/train.json").read_text())
+    flags = set(metrics["red_flags"])
+    assert {"loss_not_focal", "balanced_sampling_off"} <= flags
+    assert flags & {"auroc_collapse", "all_predictions_zero"}, (flags, out)
+    assert "zero_positive_batch" in flags and metrics["zero_pos_batches"] > 0
+    run = _runs()[0]
+    assert run.info.status == "FAILED"
+    assert set(run.data.tags["red_flags"].split(",")) == flags
+    assert run.data.metrics["check.every_batch_has_positive"] == 0.0
+
+
+def test_resume_after_interrupt_gives_same_weights(tmp_path, mlflow_store, monkeypatch):
+    make_processed(tmp_path, recordings={"train": 3, "dev": 1}, minutes=3.0)
+    params = tiny_params(**{"train.epochs": 3, "train.steps_per_epoch": 5, "model.dropout": 0.2})
+    assert run_train(params) == 0
+    full = torch.load(tmp_path / "models/checkpoints/last.pt", weights_only=True)
+    full_metrics = json.loads((tmp_path / "metrics/train.json").read_text())
+
+    monkeypatch.setenv(STOP_AFTER_ENV, "1")
+    assert run_train(params) == 0
+    assert torch.load(tmp_path / "models/checkpoints/last.pt", weights_only=True)["track"]["epoch"] == 1
+    monkeypatch.delenv(STOP_AFTER_ENV)
+    assert run_train(params, resume=True) == 0
+    resumed = torch.load(tmp_path / "models/checkpoints/last.pt", weights_only=True)
+    for key, value in full["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
+    assert resumed["track"]["history"] == full["track"]["history"]
+    assert json.loads((tmp_path / "metrics/train.json").read_text()) == full_metrics
