@@ -9,6 +9,7 @@ copies the metrics, figures and red flags into the training run.
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,7 @@ def run_evaluate(params: Params) -> int:
             run.flag("all_predictions_below_threshold", f"no eval step reaches tau_on={thresholds['tau_on']:.3f} (max probability {top:.3f})", stop=False)
 
         print("[EVAL] line-length baseline (threshold chosen on dev)", flush=True)
-        ll = lambda signal: line_length_score(signal, fs, label_rate)  # noqa: E731
+        ll = partial(line_length_score, fs=fs, label_rate=label_rate)
         base_dev = predict_split(processed, "dev", fs=fs, label_rate=label_rate, score=ll)
         base_eval = predict_split(processed, "eval", fs=fs, label_rate=label_rate, score=ll)
         base_th = (

@@ -63,6 +63,7 @@ def select_operating_point(model: Any, params: Any, device: str = "cpu") -> dict
     if not params.eval.select_on_dev:
         return {**base, "criterion": "params.eval (eval.select_on_dev=false)", "dev_sensitivity": None, "dev_fa_per_24h": None}
     d = params.data
+    model = getattr(model, "module", model)  # unwrap DDP: only the main rank runs this, so no collective may happen
     was_training = model.training
     model.eval()  # dropout off while scoring; restored below so training can go on
     preds = infer_split(
