@@ -15,16 +15,18 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pyarrow.parquet as pq
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from brain_brr.config import DataConfig, Params
 from brain_brr.data.channels import N_CHANNELS
 from brain_brr.errors import InputError, RedFlagStop
+
+if TYPE_CHECKING:  # the loader runs without pydantic (benchmarks/gpu_check.py)
+    from brain_brr.config import DataConfig, Params
 
 SPLITS = ("train", "dev", "eval")
 

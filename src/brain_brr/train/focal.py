@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
 
-from brain_brr.config import Params
 from brain_brr.errors import InputError
+
+if TYPE_CHECKING:
+    from brain_brr.config import Params
 
 ALPHA_NEUTRAL_TOL = 1e-6
 GUARD_LINE = "[INIT] FOCAL: alpha != 0.5 → disabling pos_weight to avoid double-counting"

@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from brain_brr.config import ModelConfig
 from brain_brr.data.channels import N_CHANNELS
 from brain_brr.errors import InputError
+
+if TYPE_CHECKING:  # only the fields width, depth, dropout are read (gpu_check runs without pydantic)
+    from brain_brr.config import ModelConfig
 
 
 def _strides(factor: int) -> list[int]:
@@ -128,6 +130,8 @@ def load_detector(model_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     for key in ("model", "data", "label_rate"):
         if key not in config:
             raise InputError(f"{cfg_path}: key '{key}' missing; the model directory was not written by `brain-brr train`")
+    from brain_brr.config import ModelConfig
+
     data = config["data"]
     model = build_detector(ModelConfig(**config["model"]), int(data["sampling_rate"]), int(config["label_rate"]), int(data["window_s"]))
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
