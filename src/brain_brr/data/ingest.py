@@ -348,17 +348,18 @@ def run_ingest(params: Params) -> int:
     tasks, duplicates = _mark_duplicates(discover(data_root))
     processed.mkdir(parents=True, exist_ok=True)
     clean_tmp(processed)
-    # No table outlives an unfinished run: the next stage finds none rather than a stale one.
-    for name in ("recordings.parquet", "windows.parquet"):
-        (processed / name).unlink(missing_ok=True)
+    # No table or report outlives an unfinished run: the next stage finds none rather than a stale one.
+    for stale in (processed / "recordings.parquet", processed / "windows.parquet", root / REPORT):
+        stale.unlink(missing_ok=True)
 
     with StageRun("ingest", params) as run:
         results = sorted(_run_all(tasks, cfg, processed, data_root) + duplicates, key=lambda r: r.task.rel)
         ok = [r for r in results if r.status != "skipped"]
         _remove_stale_segments(processed, {r.task.segment_file for r in ok})
         recordings, windows = _tables(ok)
-        store.write_table_atomic(recordings, processed / "recordings.parquet")
+        # The recordings table is the index readers open first: written last.
         store.write_table_atomic(windows, processed / "windows.parquet")
+        store.write_table_atomic(recordings, processed / "recordings.parquet")
         report = _report(results)
         write_json_atomic(root / REPORT, report)
         run.artifact(root / REPORT)
