@@ -121,8 +121,9 @@ class WindowDataset(Dataset):
             return hit
         table = pf.read_row_group(rg, columns=["signal", "labels"])
         seg_samples, seg_steps = self.stride_s * self.fs, self.stride_s * self.label_rate
-        sig = np.frombuffer(b"".join(table.column("signal").to_pylist()), dtype=np.float16).reshape(table.num_rows, N_CHANNELS, seg_samples)
-        lab = np.frombuffer(b"".join(table.column("labels").to_pylist()), dtype=np.uint8).reshape(table.num_rows, seg_steps)
+        # bytearray: writable buffers, which torch.from_numpy accepts without copying or warning.
+        sig = np.frombuffer(bytearray(b"".join(table.column("signal").to_pylist())), dtype=np.float16).reshape(table.num_rows, N_CHANNELS, seg_samples)
+        lab = np.frombuffer(bytearray(b"".join(table.column("labels").to_pylist())), dtype=np.uint8).reshape(table.num_rows, seg_steps)
         self._cache[key] = (sig, lab)
         self._cached_bytes += sig.nbytes + lab.nbytes
         while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
@@ -130,11 +131,11 @@ class WindowDataset(Dataset):
             self._cached_bytes -= s.nbytes + l.nbytes
         return sig, lab
 
-    def window(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Window ``i`` as float16 ``(19, window_s*fs)`` and uint8 ``(window_s*label_rate,)``."""
+    def _parts(self, i: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Window ``i`` as cached row-group slices: [(float16 (k, 19, seg_samples), uint8 (k, seg_steps)), ...]."""
         rec, seg0 = int(self.rec_idx[i]), int(self.seg0[i])
         pf, rows = self._file(rec)
-        sigs, labs = [], []
+        parts = []
         seg, end = seg0, seg0 + self.n_seg
         while seg < end:  # a window spans one or two row groups
             rg, off = divmod(seg, rows)
@@ -142,17 +143,22 @@ class WindowDataset(Dataset):
             take = min(end - seg, sig.shape[0] - off)
             if take <= 0:
                 raise InputError(f"{self.files[rec]}: window at segment {seg0} runs past the file's last segment; rerun `dvc repro ingest`")
-            sigs.append(sig[off : off + take])
-            labs.append(lab[off : off + take])
+            parts.append((sig[off : off + take], lab[off : off + take]))
             seg += take
-        blocks = sigs[0] if len(sigs) == 1 else np.concatenate(sigs)  # (n_seg, 19, seg_samples)
-        signal = blocks.transpose(1, 0, 2).reshape(N_CHANNELS, -1)  # (19, window_s*fs)
-        labels = (labs[0] if len(labs) == 1 else np.concatenate(labs)).reshape(-1)
-        return signal, labels
+        return parts
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        signal, labels = self.window(i)
-        return torch.from_numpy(signal.astype(np.float32)), torch.from_numpy(labels.astype(np.float32))
+        seg_samples = self.stride_s * self.fs
+        signal = torch.empty(N_CHANNELS, self.n_seg, seg_samples)  # (19, n_seg, seg_samples) float32
+        labels = torch.empty(self.n_seg, self.stride_s * self.label_rate)
+        k0 = 0
+        for sig, lab in self._parts(i):
+            k = sig.shape[0]
+            # torch's strided float16 -> float32 copy is ~20x faster than numpy's astype here.
+            signal[:, k0 : k0 + k].copy_(torch.from_numpy(sig).permute(1, 0, 2))
+            labels[k0 : k0 + k].copy_(torch.from_numpy(lab))
+            k0 += k
+        return signal.view(N_CHANNELS, -1), labels.view(-1)  # (19, window_s*fs), (window_s*label_rate,)
 
 
 # ---------------------------------------------------------------------- samplers
