@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brain_brr.data.annotations import read_csv_bi, write_csv_bi
 from brain_brr.eval.score import seizure_events
@@ -142,3 +144,17 @@ def test_score_names_unmatched_stems(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "brain_brr", "score", "--ref", str(tmp_path / "nope"), "--hyp", str(hyp)], capture_output=True, text=True)
     assert proc.returncode == 2 and "nope" in proc.stderr and "not a directory" in proc.stderr
 
+
+
+# ------------------------------------------------------------ properties
+_events = st.lists(st.tuples(st.floats(0, 900), st.floats(1, 100)), max_size=8).map(lambda xs: sorted((s, s + d) for s, d in xs))
+
+
+@settings(max_examples=60, deadline=None)
+@given(ref=_events, hyp=_events)
+def test_ovlp_counts_are_bounded_and_self_score_is_perfect(ref, hyp):
+    targets, hits, fa = ovlp_counts(ref, hyp)
+    assert targets == len(ref) and 0 <= hits <= targets and 0 <= fa <= len(hyp)
+    assert ovlp_counts(ref, ref) == (len(ref), len(ref), 0)
+    if not hyp:
+        assert (hits, fa) == (0, 0)
