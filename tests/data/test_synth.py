@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from brain_brr.cli import main
 from brain_brr.data.annotations import read_csv, read_csv_bi
 from brain_brr.data.channels import map_channels
-from brain_brr.data.synth import RATES, SPLITS, _E, plan_corpus, render, run_synth, summarise, tcp_channels
+from brain_brr.data.synth import ELECTRODES, RATES, SPLITS, plan_corpus, render, run_synth, summarise, tcp_channels, write_recording
 from brain_brr.errors import InputError
 
 TUSZ_PATH = re.compile(
@@ -74,6 +75,22 @@ def test_every_edf_reads_with_mne(corpus):
         assert 1.0 < float(np.std(data)) < 500.0  # microvolts, not volts
     assert len(rates) >= 2
     assert n_status >= len(edfs(corpus)) // 2
+
+
+def test_file_without_fz_and_with_every_extra_channel(tmp_path):
+    import mne
+
+    rec = next(r for r in plan_corpus(3, 1.0, 0, 0.1) if r.montage != "02_tcp_le")
+    extras = ("EEG ROC-REF", "EEG LOC-REF", "EEG EKG1-REF", "EMG-REF", "EEG 26-REF", "EEG 27-REF", "EEG T1-REF", "EEG T2-REF", "PHOTIC-REF")
+    rec = replace(rec, missing="FZ", extras=extras, status_channels=True)
+    write_recording(tmp_path, rec)
+    raw = mne.io.read_raw_edf(tmp_path / rec.rel_path, preload=True, verbose="error")
+    assert "EEG FZ-REF" not in raw.ch_names and "EEG PZ-REF" in raw.ch_names
+    assert set(extras) | {"IBI", "BURSTS", "SUPPR"} <= set(raw.ch_names)
+    found, _ = map_channels(raw.ch_names)
+    assert len(found) == 18  # the extras map to no 10-20 channel
+    ekg = raw.get_data(picks=["EEG EKG1-REF"], units="uV")
+    assert np.ptp(ekg) > 200.0  # QRS complexes, hundreds of microvolts
 
 
 def test_csv_and_csv_bi_agree(corpus):
@@ -201,7 +218,7 @@ def _per_second(recs):
             kind[int(a) : int(np.ceil(b))] = 1
         for s in rec.seizures:
             kind[int(np.ceil(s.onset)) : int(s.stop)] = 2
-        x = np.stack([r.eeg[_E[a]] - r.eeg[_E[b]] for a, b in tcp_channels("03_tcp_ar_a")])
+        x = np.stack([r.eeg[ELECTRODES.index(a)] - r.eeg[ELECTRODES.index(b)] for a, b in tcp_channels("03_tcp_ar_a")])
         n2 = secs // 2
         win = x[:, : n2 * 2 * fs].reshape(x.shape[0], n2, 2 * fs)
         rms.append(np.sqrt((win**2).mean(2)).mean(0))

@@ -197,6 +197,11 @@ class Rendered:
 # --------------------------------------------------------------------------- planning
 
 
+def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """Scale-free draw: as many values in 1-2 as in 2-4."""
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
 def validate(patients: int, minutes: float, seizure_fraction: float) -> None:
     problems = []
     if patients < 3:
@@ -242,10 +247,10 @@ def assign_splits(rng: np.random.Generator, n: int, has_seizures: list[bool]) ->
 def _traits(rng: np.random.Generator) -> Traits:
     return Traits(
         bg_rms=float(rng.uniform(12, 32)),
-        slope=float(rng.uniform(1.0, 1.7)),
+        slope=float(rng.uniform(1.4, 2.1)),
         alpha_hz=float(rng.uniform(8.5, 11.5)),
         alpha_gain=float(rng.uniform(0.6, 1.8)),
-        artifact_rate=float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))),
+        artifact_rate=log_uniform(rng, 0.5, 2.0),
         drowsiness=float(rng.uniform(0.1, 0.5)),
         ekg_uv=float(rng.uniform(300, 1200)),
         ecg_leak=float(rng.uniform(0.005, 0.03)),
@@ -286,15 +291,15 @@ def _seizure(rng: np.random.Generator, onset: float, duration: float, profile: s
         centre = np.array(_POS[str(rng.choice(foci))]) + rng.normal(0, 0.06, 2)
         r0 = float(rng.uniform(0.28, 0.4))
         r1 = r0 * float(rng.uniform(1.0, 1.3) if label == "spsz" else rng.uniform(1.3, 2.3))
-        snr = float(np.exp(rng.uniform(np.log(0.8), np.log(3.0) if label == "spsz" else np.log(5.0))))
+        snr = log_uniform(rng, 0.8, 3.0 if label == "spsz" else 5.0)
         f0, f1 = float(rng.uniform(4.5, 8.0)), float(rng.uniform(2.0, 4.0))
     else:
         label = "tcsz" if profile == "focal" else str(rng.choice(GENERAL_LABELS, p=GENERAL_P))
         kind = {"gnsz": "generalized", "absz": "absence", "tcsz": "tonic_clonic"}[label]
         centre = np.array([rng.normal(0, 0.1), rng.uniform(0.0, 0.5)])
         r0 = r1 = 0.6
-        snr = float(np.exp(rng.uniform(np.log(1.0), np.log(5.0))))
-        if kind == "absence":  # absences are short: 10-25 s
+        snr = log_uniform(rng, 1.5, 6.0) if kind == "absence" else log_uniform(rng, 1.0, 5.0)
+        if kind == "absence":  # absences are short (10-25 s) and usually large
             duration = min(duration, float(rng.uniform(MIN_SEIZURE_S, 25.0)))
             f0, f1 = float(rng.uniform(3.0, 4.0)), float(rng.uniform(2.5, 3.0))
         else:
@@ -428,20 +433,22 @@ def plan_corpus(patients: int, minutes: float, seed: int, seizure_fraction: floa
 def _pink(rng: np.random.Generator, n: int, fs: int, rms: float, slope: float) -> np.ndarray:
     """Spatially correlated 1/f^slope noise, (len(ELECTRODES), n) float32, each channel at ``rms``.
 
-    Shaped in the frequency domain (one inverse FFT for all channels); bins above 140 Hz are
-    left empty (the EEG band ends well below, and it saves random numbers at 400/512 Hz).
+    Shaped in the frequency domain (one inverse FFT for all channels, at a fast FFT length, then
+    cut to ``n``); bins above 140 Hz are left empty (the EEG band ends well below, and it saves
+    random numbers at 400/512 Hz).
     """
     import scipy.fft
 
-    f = np.fft.rfftfreq(n, 1.0 / fs)
+    m = scipy.fft.next_fast_len(n, real=True)  # n = seconds * fs can hold a large prime factor
+    f = np.fft.rfftfreq(m, 1.0 / fs)
     k = int(np.searchsorted(f, min(fs / 2, 140.0), side="right"))
     w = np.zeros(k)
     band = f[:k] >= 0.3
     w[band] = f[:k][band] ** (-slope / 2) / np.sqrt(1 + (f[:k][band] / (0.42 * fs)) ** 8)
-    w *= rms * n / (2 * np.sqrt(np.sum(w**2)))  # irfft variance is 4/n^2 * sum(|W|^2)
+    w *= rms * m / (2 * np.sqrt(np.sum(w**2)))  # irfft variance is 4/m^2 * sum(|W|^2)
     z = rng.standard_normal((len(ELECTRODES), 2 * k), dtype=np.float32).view(np.complex64)
     z *= w.astype(np.float32)
-    return scipy.fft.irfft(_MIX @ z, n=n, axis=1)
+    return scipy.fft.irfft(_MIX @ z, n=m, axis=1)[:, :n]
 
 
 def _volume_conduction() -> np.ndarray:
@@ -458,11 +465,12 @@ def _narrowband(rng: np.random.Generator, n: int, fs: int, centre: float, width:
     """Unit-RMS noise concentrated around ``centre`` Hz: a rhythm that waxes and wanes by itself."""
     import scipy.fft
 
-    f = np.fft.rfftfreq(n, 1.0 / fs)
+    m = scipy.fft.next_fast_len(n, real=True)
+    f = np.fft.rfftfreq(m, 1.0 / fs)
     k = int(np.searchsorted(f, centre + 4 * width))
     w = np.exp(-0.5 * ((f[:k] - centre) / width) ** 2)
     z = rng.standard_normal(2 * k).view(np.complex128) * w
-    x = scipy.fft.irfft(z, n=n)
+    x = scipy.fft.irfft(z, n=m)[:n]
     return (x / (x.std() + 1e-12)).astype(np.float32)
 
 
@@ -516,7 +524,7 @@ def _add_artifacts(rng: np.random.Generator, x: np.ndarray, eog: np.ndarray, rec
 
     for t in _event_times(rng, np.where(drowsy, 1.0, 10.0) * rate):  # blinks: large slow frontal bumps
         sigma = rng.uniform(0.07, 0.12)
-        amp = np.exp(rng.uniform(np.log(50), np.log(250)))
+        amp = log_uniform(rng, 50, 250)
         a, b = int((t - 4 * sigma) * fs), int((t + 4 * sigma) * fs)
         if a < 0 or b > n:
             continue
@@ -531,7 +539,7 @@ def _add_artifacts(rng: np.random.Generator, x: np.ndarray, eog: np.ndarray, rec
             continue
         side = int(rng.integers(0, 3))
         chans = [_E[e] for s in ((0, 1) if side == 2 else (side,)) for e in MUSCLE_SIDES[s]]
-        amp = np.exp(rng.uniform(np.log(8), np.log(80)))
+        amp = log_uniform(rng, 8, 80)
         noise = np.diff(rng.standard_normal((len(chans), b - a + 1), dtype=np.float32), axis=1) / np.sqrt(2)
         x[chans, a:b] += amp * rng.uniform(0.5, 1.0, (len(chans), 1)).astype(np.float32) * noise * _tukey(b - a)
         arts.append((a / fs, b / fs, "muscle"))
@@ -545,13 +553,13 @@ def _add_artifacts(rng: np.random.Generator, x: np.ndarray, eog: np.ndarray, rec
         lag = rng.uniform(0, 0.4, len(ELECTRODES))
         phase = 2 * np.pi * rng.uniform(4.0, 7.0) * np.arange(b - a) / fs
         wave = np.sin(phase[None, :] + lag[:, None]) * np.hanning(b - a)[None, :]
-        x[:, a:b] += (bg * np.exp(rng.uniform(np.log(0.8), np.log(3.5))) * gain[:, None] * wave).astype(np.float32)
+        x[:, a:b] += (bg * log_uniform(rng, 0.8, 3.5) * gain[:, None] * wave).astype(np.float32)
         arts.append((a / fs, b / fs, "theta"))
 
     for t in _event_times(rng, np.full(drowsy.size, 0.3 * rate)):  # electrode pops: one channel
         e = int(rng.integers(0, len(ELECTRODES)))
         tau = rng.uniform(0.1, 0.6)
-        amp = np.exp(rng.uniform(np.log(80), np.log(700))) * rng.choice([-1, 1])
+        amp = log_uniform(rng, 80, 700) * rng.choice([-1, 1])
         for k in range(int(rng.integers(1, 4))):
             a = int((t + 0.7 * k) * fs)
             b = min(n, a + int(5 * tau * fs))
@@ -614,8 +622,14 @@ def seizure_wave(rng: np.random.Generator, sz: Seizure, fs: int, bg: float) -> n
     out = bg * sz.snr * gain * np.where(tonic[None, :], 0.6 * fast, clonic) * fade
     muscle = np.diff(rng.standard_normal((len(ELECTRODES), L + 1), dtype=np.float32), axis=1)
     temporal = 0.5 + 0.5 * (np.abs(POS[:, 0]) > 0.7)
-    out += bg * rng.uniform(0.7, 2.5) * temporal[:, None] * muscle * fade * np.where(tonic, 1.0, 0.5 + 0.5 * (np.cos(p[0]) > 0.3))
+    out += bg * rng.uniform(0.5, 1.5) * temporal[:, None] * muscle * fade * np.where(tonic, 1.0, 0.5 + 0.5 * (np.cos(p[0]) > 0.3))
     return out.astype(np.float32)
+
+
+def _add_field(x: np.ndarray, weights: np.ndarray, source: np.ndarray) -> None:
+    """Add one source to the electrodes it reaches (``weights`` per electrode), in place."""
+    for i in np.flatnonzero(weights):
+        x[i] += weights[i] * source
 
 
 def render(rec: Recording) -> Rendered:
@@ -627,23 +641,24 @@ def render(rec: Recording) -> Rendered:
 
     x = _pink(rng, n, fs, bg, tr.slope)
     drowsy = _drowsy_seconds(rng, secs, tr.drowsiness)
-    x *= _per_second_to_samples(np.clip(1 + 0.12 * rng.standard_normal(secs // 20 + 2), 0.7, 1.4).repeat(20)[:secs] + 0.1 * drowsy, fs, n)
+    knots = np.clip(1 + 0.12 * rng.standard_normal(secs // 20 + 2), 0.7, 1.4)  # slow drift, one knot per 20 s
+    x *= _per_second_to_samples(np.interp(np.arange(secs), 20 * np.arange(knots.size), knots) + 0.1 * drowsy, fs, n)
 
     # posterior alpha: slow random waxing and waning while awake, nearly gone when drowsy
     wax = np.abs(np.convolve(rng.standard_normal(secs + 10), np.hanning(10), "same")[:secs])
     env = np.where(drowsy, 0.1, 0.25 + wax / (wax.max() + 1e-9))
     alpha = _narrowband(rng, n, fs, tr.alpha_hz, 0.4) * _per_second_to_samples(env, fs, n)
-    x += np.outer(ALPHA_W * (bg * tr.alpha_gain), alpha)
+    _add_field(x, ALPHA_W * (bg * tr.alpha_gain), alpha)
 
     ecg = _ecg(rng, n, fs, tr.ekg_uv)
-    x += np.outer(ECG_W * tr.ecg_leak, ecg)
+    _add_field(x, ECG_W * tr.ecg_leak, ecg)
     if rng.random() < 0.4:  # mains interference
         mains = np.sin(2 * np.pi * 60.0 * np.arange(n) / fs).astype(np.float32)
         x += np.outer(rng.uniform(0.5, 4.0, len(ELECTRODES)).astype(np.float32), mains)
 
     eog = np.zeros(n, dtype=np.float32)
     artifacts = _add_artifacts(rng, x, eog, rec, drowsy, bg)
-    x += np.outer(BLINK_W, eog)
+    _add_field(x, BLINK_W, eog)
 
     for sz in rec.seizures:
         a = int(round(sz.onset * fs))
