@@ -118,7 +118,7 @@ def run_evaluate(params: Params) -> int:
     reports, metrics_path = root / "reports" / "eval", root / "metrics" / "eval.json"
     device = resolve_device("auto")
 
-    with StageRun("evaluate", params, root, group=config.get("group"), extra_tags={"brain_brr.train_run_id": str(config.get("mlflow_run_id", ""))}) as run:
+    with StageRun("evaluate", params, group=config.get("group"), extra_tags={"brain_brr.train_run_id": str(config.get("mlflow_run_id", ""))}) as run:
         bad = {name: msg for name, (ok, msg) in train_params.defences().items() if not ok}
         if bad:
             run.flag("trained_without_defences", "; ".join(f"{k}: {v}" for k, v in bad.items()), stop=False)
