@@ -20,7 +20,7 @@ from brain_brr.data.edf import read_eeg
 from brain_brr.data.ingest import RECORDINGS_SCHEMA, WINDOWS_SCHEMA, run_ingest
 from brain_brr.errors import InputError, RedFlagStop
 
-from .conftest import make_params, small_corpus, write_rec
+from .conftest import make_params, write_rec
 
 ARCH_RECORDINGS = {
     "rec_id": "string", "split": "string", "patient": "string", "session": "string", "montage": "string", "path": "string",
