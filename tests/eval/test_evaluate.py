@@ -81,7 +81,8 @@ def test_evaluate_writes_contract_metrics_and_reports(eval_assets, mlflow_store,
     assert ev.info.status == "FINISHED" and ev.data.tags["brain_brr.group"] == "g1" and ev.data.tags["red_flags"] == ""
     assert ev.data.metrics["ovlp.sensitivity"] == 1.0 and "sens_at_fa.10" in ev.data.metrics
     (tr,) = _runs("train")
-    assert tr.data.metrics["eval.auroc"] == pytest.approx(out["auroc"]) and "eval.baseline.auroc" in tr.data.metrics
+    assert tr.data.metrics["auroc"] == pytest.approx(out["auroc"]) and "baseline.auroc" in tr.data.metrics
+    assert tr.data.metrics["val_auroc_best"] == 0.9  # the training metrics stay beside them
     assert tr.info.status == "FINISHED"
 
 

@@ -79,7 +79,11 @@ def _train_params(config: dict, model_dir: Path) -> Params:
 
 
 def log_into_train_run(run_id: str | None, metrics: dict, artifacts: list[Path], red_flags: list[str]) -> None:
-    """Eval metrics (``eval.`` prefix), figures and red flags into the training run, for side-by-side comparison."""
+    """Eval metrics, figures and red flags into the training run, for side-by-side comparison.
+
+    Metric names are those of ``metrics/eval.json`` (``auroc``, ``ovlp.sensitivity``, ...): the
+    training run's own metrics are all ``val_*``/loss/batch names, so nothing collides.
+    """
     from mlflow.entities import Metric
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
@@ -95,7 +99,7 @@ def log_into_train_run(run_id: str | None, metrics: dict, artifacts: list[Path],
         return
     now = int(pd.Timestamp.now().timestamp() * 1000)
     flat = _flatten_numbers(metrics)
-    client.log_batch(run_id, metrics=[Metric(f"eval.{k}", float(v), now, 0) for k, v in flat.items()])
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in flat.items()])
     for path in artifacts:
         if path.is_file():
             client.log_artifact(run_id, str(path), artifact_path="eval")
