@@ -53,7 +53,7 @@ class DataConfig(_Section):
 
 class SynthConfig(_Section):
     patients: int = Field(24, ge=3)
-    minutes: float = Field(60.0, gt=0)
+    minutes: float = Field(60.0, ge=0.5)
     seizure_fraction: float = Field(0.08, gt=0.0, lt=0.5)
     seed: int = 0
 
