@@ -92,6 +92,12 @@ def flat_channel(root):
     return write_rec(root, token="t109", seizures=[(20, 40)], signals=sigs)
 
 
+def half_flat_channel(root):
+    sigs = eeg(120, 256, seed=10)
+    sigs[EEG_LABELS.index("EEG O1-REF")][: 256 * 80] = 0.0  # electrode off for 80 of 120 s
+    return write_rec(root, token="t117", seizures=[(20, 40)], signals=sigs)
+
+
 def short(root):
     return write_rec(root, token="t110", seconds=45, seizures=[(20, 40)])
 
@@ -134,13 +140,14 @@ CASES = {
     "truncated": (truncated, "ingested", "truncated EDF", "truncated to"),
     "truncated_header_only": (truncated_header_only, "skipped", "no complete data record", "skipped"),
     "bad_date": (bad_date, "ingested", "malformed start date/time '01:01:20", "repaired header"),
-    "one_missing": (one_missing, "ingested", "channel CZ missing", "interpolated from FZ, C3, C4, PZ"),
+    "one_missing": (one_missing, "ingested", "channel CZ not in the EDF", "interpolated from FZ, C3, C4, PZ"),
     "three_missing": (three_missing, "skipped", "3 of the 19 10-20 channels missing", "skipped"),
     "duplicated": (duplicated, "ingested", "duplicated channel labels EEG FP1-LE", "kept the first"),
     "rate_1000": (rate_1000, "ingested", None, None),
     "rate_200": (rate_200, "ingested", None, None),
-    "nan_channel": (nan_channel, "ingested", "channel C4 is 100% NaN/inf", "treated as missing"),
-    "flat_channel": (flat_channel, "ingested", "channel PZ is a flat line", "treated as missing"),
+    "nan_channel": (nan_channel, "ingested", "channel C4 is 100% NaN/inf", "interpolated from F4, CZ, T4, P4"),
+    "flat_channel": (flat_channel, "ingested", "channel PZ is a flat line", "interpolated from CZ, P3, P4, O1, O2"),
+    "half_flat_channel": (half_flat_channel, "ingested", "channel O1 is flat for more than half of the recording", "kept"),
     "short": (short, "skipped", "shorter than one window", "skipped"),
     "no_annotation": (no_annotation, "skipped", "no annotation file", "skipped"),
     "empty_annotation": (empty_annotation, "skipped", "no header row", "skipped"),

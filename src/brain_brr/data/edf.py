@@ -248,41 +248,35 @@ def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
         present[k] = True
     del data
 
+    unusable = {ch: f"channel {ch} not in the EDF" for ch in CHANNELS if ch not in found}
     for k, ch in enumerate(CHANNELS):
         if not present[k]:
             continue
         finite = np.isfinite(x[k])
-        if not finite.all():
-            frac = 1.0 - finite.mean()
-            if frac > 0.5:
-                present[k] = False
-                issues.append((f"channel {ch} is {frac:.0%} NaN/inf", "treated as missing"))
-                continue
-            x[k, ~finite] = np.median(x[k, finite]) if finite.any() else 0.0
-            issues.append((f"channel {ch} has {frac:.2%} NaN/inf samples", "replaced them by the channel median"))
-        if np.ptp(x[k]) == 0.0:
+        if not finite.all():  # a broken scaling field (e.g. physical max 'nan') spoils the whole channel
             present[k] = False
-            issues.append((f"channel {ch} is a flat line", "treated as missing"))
+            unusable[ch] = f"channel {ch} is {1.0 - finite.mean():.0%} NaN/inf"
+        elif np.ptp(x[k]) == 0.0:
+            present[k] = False
+            unusable[ch] = f"channel {ch} is a flat line"
         elif np.mean(np.diff(x[k][:: max(1, x.shape[1] // 100_000)]) == 0) > 0.5:
             issues.append((f"channel {ch} is flat for more than half of the recording", "kept"))
 
-    missing = [ch for k, ch in enumerate(CHANNELS) if not present[k]]
+    missing = [ch for ch in CHANNELS if ch in unusable]
     if len(missing) > cfg.max_missing_channels:
         raise EdfError(f"{path}: {len(missing)} of the 19 10-20 channels missing or unusable ({', '.join(missing)}); data.max_missing_channels={cfg.max_missing_channels}")
 
-    y = np.zeros((N_CHANNELS, 0), dtype=np.float32)
-    if present.any():
-        y = preprocess(x[present], orig_fs, cfg)
-    out = np.zeros((N_CHANNELS, y.shape[1]), dtype=np.float32)
+    y = preprocess(x[present], orig_fs, cfg)
+    del x
+    out = np.empty((N_CHANNELS, y.shape[1]), dtype=np.float32)
     out[present] = y
-    del x, y
+    del y
     for ch in missing:
-        k = CHANNELS.index(ch)
         donors = [CHANNELS.index(n) for n in NEIGHBOURS[ch] if present[CHANNELS.index(n)]]
         if not donors:
             raise EdfError(f"{path}: channel {ch} missing and none of its neighbours ({', '.join(NEIGHBOURS[ch])}) present to interpolate it")
-        out[k] = out[donors].mean(axis=0)
-        issues.append((f"channel {ch} missing or unusable", f"interpolated from {', '.join(CHANNELS[d] for d in donors)}"))
+        out[CHANNELS.index(ch)] = out[donors].mean(axis=0)
+        issues.append((unusable[ch], f"interpolated from {', '.join(CHANNELS[d] for d in donors)}"))
     n = out.shape[1]
     return EegRecording(out, cfg.sampling_rate, float(orig_fs), n / cfg.sampling_rate, missing, issues)
 
