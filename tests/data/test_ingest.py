@@ -197,3 +197,15 @@ def test_sigkill_leaves_nothing_valid_and_rerun_finishes_the_rest(tmp_path, mlfl
     assert not list((tmp_path / "processed").rglob(".*.tmp-*"))
     statuses = sorted(r.info.status for r in _runs())
     assert statuses == ["FINISHED", "KILLED"]  # the killed run is closed when the next stage starts
+
+
+def test_unexpected_failure_of_one_recording_does_not_abort_the_corpus(corpus, tmp_path, mlflow_store):
+    # The train segment folder is a file: writing those segments fails with an OSError.
+    (tmp_path / "processed" / "segments").mkdir(parents=True)
+    (tmp_path / "processed" / "segments" / "train").write_text("not a folder")
+    assert run_ingest(make_params(tmp_path, strict=False)) == 0
+    report = json.loads((tmp_path / "reports/ingest_report.json").read_text())
+    assert report["ingested"] == 2
+    assert sorted(e["path"].split("/")[-1] for e in report["skipped"]) == ["aaaaaaaa_s001_t000.edf", "aaaaaaaa_s001_t001.edf"]
+    assert all(e["reason"].startswith("cannot ingest: ") and "Error" in e["reason"] for e in report["skipped"])
+    assert _runs()[-1].data.tags["red_flags"] == "no_train_seizures,too_many_skipped"

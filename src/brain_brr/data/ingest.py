@@ -181,20 +181,20 @@ def _reuse(task: Task, seg_path: Path, fp: str, cfg: DataConfig) -> Result | Non
 
 
 def process(task: Task, cfg: DataConfig, processed: Path, root: Path) -> Result:
-    """Ingest one recording (or reuse its up-to-date segment file); never raises for bad input."""
+    """Ingest one recording (or reuse its up-to-date segment file); never raises for a bad recording."""
     seg_path = processed / task.segment_file
     try:
         fp = fingerprint(task, cfg)
-    except OSError as exc:
-        return Result(task, "skipped", reason=f"cannot read {task.rel} or its annotation ({exc.strerror})")
-    if seg_path.is_file():
-        reused = _reuse(task, seg_path, fp, cfg)
-        if reused is not None:
-            return reused
-    result = _ingest(task, cfg, seg_path, fp, root)
-    if result.status == "skipped":
-        seg_path.unlink(missing_ok=True)  # a stale segment must not outlive its skipped recording
-    return result
+        if seg_path.is_file():
+            reused = _reuse(task, seg_path, fp, cfg)
+            if reused is not None:
+                return reused
+        result = _ingest(task, cfg, seg_path, fp, root)
+        if result.status == "skipped":
+            seg_path.unlink(missing_ok=True)  # a stale segment must not outlive its skipped recording
+        return result
+    except Exception as exc:  # one recording never aborts the corpus: report what broke and go on
+        return Result(task, "skipped", reason=f"cannot ingest: {type(exc).__name__}: {_one_line(exc, root)}")
 
 
 def _ingest(task: Task, cfg: DataConfig, seg_path: Path, fp: str, root: Path) -> Result:
