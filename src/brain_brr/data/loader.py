@@ -13,6 +13,7 @@ back to uniform sampling; this one raises the red flag ``no_positive_windows`` i
 from __future__ import annotations
 
 import json
+import math
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -147,10 +148,8 @@ class WindowDataset(Dataset):
             seg += take
         return parts
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        seg_samples = self.stride_s * self.fs
-        signal = torch.empty(N_CHANNELS, self.n_seg, seg_samples)  # (19, n_seg, seg_samples) float32
-        labels = torch.empty(self.n_seg, self.stride_s * self.label_rate)
+    def _fill(self, i: int, signal: torch.Tensor, labels: torch.Tensor) -> None:
+        """Write window ``i`` into ``signal`` (19, n_seg, seg_samples) and ``labels`` (n_seg, seg_steps)."""
         k0 = 0
         for sig, lab in self._parts(i):
             k = sig.shape[0]
@@ -158,7 +157,40 @@ class WindowDataset(Dataset):
             signal[:, k0 : k0 + k].copy_(torch.from_numpy(sig).permute(1, 0, 2))
             labels[k0 : k0 + k].copy_(torch.from_numpy(lab))
             k0 += k
+
+    def __getitem__(self, index: int | list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One window ``(19, T), (S,)``, or for a list of indices a whole batch ``(B, 19, T), (B, S)``.
+
+        Batches are built in place (use ``DataLoader(ds, sampler=batch_sampler, batch_size=None)``):
+        no per-window tensors to stack, and inside a worker the batch is allocated in shared
+        memory so that handing it to the main process copies nothing.
+        """
+        seg_samples, seg_steps = self.stride_s * self.fs, self.stride_s * self.label_rate
+        if isinstance(index, (list, tuple, np.ndarray)):
+            n = len(index)
+            signal = _alloc((n, N_CHANNELS, self.n_seg, seg_samples))
+            labels = _alloc((n, self.n_seg, seg_steps))
+            for b, i in enumerate(index):
+                self._fill(int(i), signal[b], labels[b])
+            return signal.view(n, N_CHANNELS, -1), labels.view(n, -1)  # (B, 19, window_s*fs), (B, window_s*label_rate)
+        signal = torch.empty(N_CHANNELS, self.n_seg, seg_samples)
+        labels = torch.empty(self.n_seg, seg_steps)
+        self._fill(int(index), signal, labels)
         return signal.view(N_CHANNELS, -1), labels.view(-1)  # (19, window_s*fs), (window_s*label_rate,)
+
+
+def _alloc(shape: tuple[int, ...]) -> torch.Tensor:
+    """float32 tensor; in a DataLoader worker in shared memory (as torch's default collate does)."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(shape)
+    proto = torch.empty(0)
+    storage = proto._typed_storage()._new_shared(math.prod(shape), device="cpu")
+    return proto.new(storage).resize_(*shape)
+
+
+def batches_of(indices: list[int], batch_size: int) -> list[list[int]]:
+    """Consecutive chunks, as a sampler for batch fetching of a fixed index list (validation)."""
+    return [indices[k : k + batch_size] for k in range(0, len(indices), batch_size)]
 
 
 # ---------------------------------------------------------------------- samplers

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from brain_brr.config import Params
-from brain_brr.data.loader import WindowDataset, create_balanced_sampler, sampled_label_ratio, training_seizure_ratio
+from brain_brr.data.loader import WindowDataset, batches_of, create_balanced_sampler, sampled_label_ratio, training_seizure_ratio
 from brain_brr.errors import ConfigError, InputError, RedFlagStop
 from brain_brr.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from brain_brr.train.distributed import DistInfo, all_reduce, init_distributed, shutdown
@@ -65,6 +65,26 @@ class _RankRun:
     def set_tags(self, *a: Any, **k: Any) -> None: ...
 
 
+def keep_freed_memory() -> None:
+    """Let glibc reuse freed large blocks instead of returning them to the OS (Linux only).
+
+    Every step allocates the same 10-40 MB buffers (batch, activations); by default each is a
+    fresh mmap whose pages fault in again. On VMs that doubles CPU step time (measured 310 ->
+    650 windows/s on 2 cores). Peak memory is unchanged: the heap only keeps what was in use.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # musl or another libc: nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, 1 << 30)
+
+
 def _resolve_device(name: str, info: DistInfo) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device=cuda but no CUDA device is available; use auto or cpu")
@@ -80,6 +100,7 @@ def _resolve_device(name: str, info: DistInfo) -> torch.device:
 
 def run_train(params: Params, resume: bool = False) -> int:
     """The ``brain-brr train`` stage; returns the exit code (red flags raise RedFlagStop)."""
+    keep_freed_memory()
     device_type = _resolve_device(params.train.device, DistInfo()).type
     info = init_distributed(device_type)
     device = _resolve_device(params.train.device, info)
@@ -91,6 +112,10 @@ def run_train(params: Params, resume: bool = False) -> int:
             return _train(params, resume, device, info, _RankRun(params.guards.strict))
     finally:
         shutdown(info)
+
+
+def _worker_init(_: int) -> None:
+    keep_freed_memory()
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
@@ -229,8 +254,8 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
     rng = np.random.default_rng(tc.seed)
     n_val = min(tc.max_val_windows, len(dev_ds))
     val_idx = np.sort(rng.choice(len(dev_ds), n_val, replace=False)).tolist()  # fixed for the whole run
-    loader_kw = dict(num_workers=tc.num_workers, pin_memory=cuda, persistent_workers=False)
-    val_loader = DataLoader(Subset(dev_ds, val_idx), batch_size=64, shuffle=False, **loader_kw)
+    loader_kw = dict(num_workers=tc.num_workers, pin_memory=cuda, persistent_workers=False, worker_init_fn=_worker_init if tc.num_workers else None)
+    val_loader = DataLoader(dev_ds, sampler=batches_of(val_idx, 64), batch_size=None, **loader_kw)
 
     # Everything that --resume must restore, besides model/optimizer/scheduler/sampler/RNG.
     track: dict[str, Any] = {"epoch": 0, "best_auroc": None, "bad_epochs": 0, "history": [], "steps": [], "zero_pos_batches": 0, "val_auroc_first": None}
@@ -255,7 +280,7 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
 
     for epoch in range(track["epoch"], tc.epochs):
         sampler.set_epoch(epoch)
-        loader = DataLoader(train_ds, batch_sampler=sampler, generator=torch.Generator().manual_seed(tc.seed + epoch), **loader_kw)
+        loader = DataLoader(train_ds, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(tc.seed + epoch), **loader_kw)
         net.train()
         rows: list[dict[str, float]] = []
         first_step = epoch * tc.steps_per_epoch

@@ -1,0 +1,140 @@
+"""GPU check of the training path: synthetic store -> balanced loader -> bf16 steps.
+
+Self-contained for a GPU machine without network: needs torch, numpy and pyarrow (no
+pydantic, no MLflow). Builds a default-config processed dataset (256 Hz, 60 s windows,
+10 s stride) in a temp dir, runs training steps with bf16 autocast and DataLoader workers,
+prints the numbers and writes them as JSON to ``$OUT/gpu_check.json`` (or the cwd).
+
+    python benchmarks/gpu_check.py [--steps 60] [--batch-size 32] [--workers 6]
+
+Finishes in well under 3 minutes on one H100/H200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
+
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from brain_brr.data.loader import BalancedBatchSampler, WindowDataset  # noqa: E402
+from brain_brr.train.focal import focal_loss  # noqa: E402
+from brain_brr.train.model import build_detector  # noqa: E402
+from tests.train.synthetic_store import make_processed  # noqa: E402
+
+FS, WINDOW_S, STRIDE_S, LABEL_RATE = 256, 60, 10, 1
+DATA_CFG = SimpleNamespace(sampling_rate=FS, window_s=WINDOW_S, stride_s=STRIDE_S, label_rate=LABEL_RATE)
+MODEL_CFG = SimpleNamespace(width=32, depth=4, dropout=0.1)  # params.yaml defaults
+
+
+def build_store(root: Path, recordings: int = 8, minutes: float = 30.0) -> WindowDataset:
+    """Default-rate synthetic train split (~8% seizure time) and its dataset."""
+    make_processed(root, recordings={"train": recordings, "dev": 1}, minutes=minutes, seizures_per_rec=2, seizure_s=minutes * 60 * 0.04,
+                   fs=FS, window_s=WINDOW_S, stride_s=STRIDE_S, label_rate=LABEL_RATE)
+    return WindowDataset(root / "data" / "processed", "train", DATA_CFG)
+
+
+def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_size: int, workers: int, warmup: int = 5) -> dict:
+    """Windows/s of fwd+bwd+AdamW steps fed by the balanced loader, and the share of time spent waiting for data."""
+    torch.manual_seed(0)
+    model = build_detector(MODEL_CFG, FS, LABEL_RATE, WINDOW_S).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sampler = BalancedBatchSampler(ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=batch_size, steps=steps + warmup, seed=0)
+    cuda = device.type == "cuda"
+    loader = DataLoader(ds, sampler=sampler, batch_size=None, num_workers=workers, pin_memory=cuda, persistent_workers=False)
+    wait = busy = 0.0
+    t0 = time.perf_counter()
+    for k, (x, y) in enumerate(loader):
+        t1 = time.perf_counter()
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            logits = model(x)  # (B, S)
+        loss = focal_loss(logits.float(), y, alpha=0.5, gamma=2.0, pos_weight=None).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss.item()  # synchronises, so the step's GPU time is inside `busy`
+        t2 = time.perf_counter()
+        if k >= warmup:
+            wait += t1 - t0
+            busy += t2 - t1
+        t0 = t2
+    total = wait + busy
+    return {"windows_per_s": steps * batch_size / total, "data_wait_fraction": wait / total, "step_ms": 1000 * total / steps,
+            "batch_size": batch_size, "workers": workers, "steps": steps, "final_loss": loss.item()}
+
+
+def compute_only(device: torch.device, batch_size: int, steps: int = 20) -> float:
+    """Windows/s of the same steps on one resident batch: the ceiling without the loader."""
+    model = build_detector(MODEL_CFG, FS, LABEL_RATE, WINDOW_S).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randn(batch_size, 19, WINDOW_S * FS, device=device)
+    y = (torch.rand(batch_size, WINDOW_S * LABEL_RATE, device=device) < 0.3).float()
+    cuda = device.type == "cuda"
+    for k in range(steps + 3):
+        if k == 3:
+            if cuda:
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            logits = model(x)
+        loss = focal_loss(logits.float(), y, alpha=0.5, gamma=2.0, pos_weight=None).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if cuda:
+        torch.cuda.synchronize()
+    return steps * batch_size / (time.perf_counter() - t)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    args = ap.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    result = {
+        "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+        "device": device.type,
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "bf16_autocast": device.type == "cuda",
+    }
+    print(f"[GPU-CHECK] device={device.type} gpu={result['gpu']} torch={torch.__version__} cpus={os.cpu_count()}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        ds = build_store(Path(tmp))
+        result["store_build_s"] = round(time.perf_counter() - t, 2)
+        result["train_windows"] = len(ds)
+        print(f"[GPU-CHECK] synthetic store: {len(ds)} train windows in {result['store_build_s']} s", flush=True)
+        runs = []
+        for batch_size in sorted({args.batch_size, 4 * args.batch_size}):
+            r = time_training(ds, device, steps=args.steps, batch_size=batch_size, workers=args.workers)
+            r["compute_only_windows_per_s"] = compute_only(device, batch_size)
+            runs.append(r)
+            print(f"[GPU-CHECK] batch {batch_size}, {args.workers} workers: {r['windows_per_s']:.0f} windows/s, data wait {r['data_wait_fraction']:.0%}, "
+                  f"step {r['step_ms']:.1f} ms; compute only {r['compute_only_windows_per_s']:.0f} windows/s", flush=True)
+    result.update(runs[0])
+    result["runs"] = runs
+    out = Path(os.environ.get("OUT", "."))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
