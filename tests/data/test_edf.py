@@ -35,7 +35,10 @@ def test_shape_dtype_order_and_extra_channels(tmp_path):
     labels[labels.index("EEG T6-REF")] = "EEG P8-LE"
     sigs = _tagged(30, 256, tagged=("O2",), labels=labels)
     path = tmp_path / "r.edf"
-    write_edf(path, sigs + [np.zeros(30), 50 * np.ones(256 * 30)], labels + ["IBI", "PHOTIC-REF"], [256] * 19 + [1, 256])
+    extras = ["EEG EKG1-REF", "EEG T1-REF", "EEG A1-REF", "PHOTIC-REF", "EEG ROC-REF", "EMG-REF", "EEG 26-REF"]
+    rng = np.random.default_rng(1)
+    extra_sigs = [300 * rng.standard_normal(256 * 30) for _ in extras] + [np.zeros(30), np.zeros(30)]
+    write_edf(path, sigs + extra_sigs, labels + extras + ["IBI", "BURSTS"], [256] * (19 + len(extras)) + [1, 1])
     rec = read_eeg(path, CFG)
     assert rec.signal.shape == (19, 30 * 256) and rec.signal.dtype == np.float32
     assert rec.fs == 256 and rec.orig_fs == 256 and rec.duration_s == 30.0
@@ -98,3 +101,16 @@ def test_no_eeg_channel(tmp_path):
     write_edf(path, eeg(10, 256, n=2), ["EMG-REF", "EEG EKG1-REF"], [256, 256])
     with pytest.raises(EdfError, match="no 10-20 EEG channel"):
         read_eeg(path, CFG)
+
+
+def test_duplicated_label_keeps_the_first(tmp_path):
+    labels = EEG_LABELS + ["EEG FP1-LE"]
+    sigs = eeg(20, 256, seed=5, n=len(labels))
+    t = np.arange(20 * 256) / 256
+    sigs[-1] = sigs[-1] + 300 * np.sin(2 * np.pi * 7.0 * t)  # only the duplicate carries 7 Hz
+    path = tmp_path / "r.edf"
+    write_edf(path, sigs, labels, [256] * len(labels))
+    rec = read_eeg(path, CFG)
+    fp1 = rec.signal[CHANNELS.index("FP1")]
+    assert _power_at(fp1, 256, 7.0) < 2 * _power_at(fp1, 256, 12.0)
+    assert rec.warnings == ["duplicated channel labels EEG FP1-LE (kept the first occurrence)"]
