@@ -155,3 +155,29 @@ def test_shuffled_sampler_when_balancing_off(tiny_processed):
     batches = list(s)
     assert len(batches) == params.train.steps_per_epoch
     assert len({i for b in batches for i in b}) == len(batches) * params.train.batch_size  # one pass, no repeats
+
+
+def test_batch_fetch_equals_single_windows_also_in_workers(tiny_processed):
+    import torch
+    from torch.utils.data import DataLoader
+
+    params = tiny_params()
+    ds = WindowDataset(tiny_processed / "data/processed", "train", params.data)
+    s = create_balanced_sampler(ds, params, seizure_ratio=0.1, verbose=False)
+    batches = list(s)[:4]
+    for workers in (0, 2):
+        loader = DataLoader(ds, sampler=batches, batch_size=None, num_workers=workers)
+        for idx, (x, y) in zip(batches, loader):
+            assert x.shape == (16, 19, WINDOW_S * FS) and y.shape == (16, WINDOW_S * LABEL_RATE)
+            assert torch.equal(x, torch.stack([ds[i][0] for i in idx]))
+            assert torch.equal(y, torch.stack([ds[i][1] for i in idx]))
+
+
+def test_sampled_label_ratio_reflects_the_batches():
+    from brain_brr.data.loader import sampled_label_ratio
+
+    is_pos = np.r_[np.ones(100, bool), np.zeros(900, bool)]
+    frac = np.where(is_pos, 0.25, 0.0)
+    s = _sampler(is_pos, batch_size=16, target=0.5)
+    # Half the windows positive with a quarter of their steps seizure: 1/8 of steps positive -> ratio 7.
+    assert sampled_label_ratio(s, frac, 50) == pytest.approx(7.0)

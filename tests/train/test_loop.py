@@ -118,3 +118,16 @@ def test_resume_after_interrupt_gives_same_weights(tmp_path, mlflow_store, monke
         assert torch.equal(value, resumed["model"][key]), key
     assert resumed["track"]["history"] == full["track"]["history"]
     assert json.loads((tmp_path / "metrics/train.json").read_text()) == full_metrics
+
+
+def test_pos_weight_from_sampled_batches(tmp_path, mlflow_store, capsys):
+    from brain_brr.data.loader import WindowDataset, create_balanced_sampler, sampled_label_ratio
+
+    make_processed(tmp_path, recordings={"train": 3, "dev": 1}, minutes=3.0)
+    params = tiny_params(**{"train.pos_weight_source": "batches", "train.epochs": 1, "train.steps_per_epoch": 4})
+    assert run_train(params) == 0
+    ds = WindowDataset(tmp_path / "data/processed", "train", params.data)
+    expected = sampled_label_ratio(create_balanced_sampler(ds, params, seizure_ratio=0.1, verbose=False), ds.seizure_frac, 50)
+    used = json.loads((tmp_path / "metrics/train.json").read_text())["pos_weight_used"]
+    corpus = json.loads((tmp_path / "metrics/stats.json").read_text())["train"]["pos_weight"]
+    assert used == pytest.approx(expected) and abs(used - corpus) > 1.0
