@@ -1,7 +1,5 @@
 import json
-import math
 
-import mlflow
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
