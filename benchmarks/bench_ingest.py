@@ -52,6 +52,23 @@ def make_corpus(root: Path, hours: float) -> None:
     run_synth(root, patients=3, minutes=60.0 * hours / 3, seed=0, seizure_fraction=0.08)
 
 
+def make_long_recording(root: Path, minutes: float = 60.0, fs: int = 250) -> None:
+    """One long recording as TUSZ stores many: 19 EEG + EKG + photic at 250 Hz, 1 Hz IBI/BURSTS."""
+    import numpy as np
+
+    from brain_brr.data.annotations import write_csv_bi
+    from brain_brr.data.channels import CHANNELS
+    from brain_brr.data.edfwrite import write_edf
+
+    rng = np.random.default_rng(0)
+    n, seconds = int(minutes * 60 * fs), int(minutes * 60)
+    labels = [f"EEG {c}-REF" for c in CHANNELS] + ["EEG EKG1-REF", "PHOTIC-REF", "IBI", "BURSTS"]
+    signals = [np.cumsum(rng.standard_normal(n)) * 0.5 + 20 * rng.standard_normal(n) for _ in range(21)] + [np.zeros(seconds)] * 2
+    edf = root / "edf" / "train" / "longlong" / "s001_2020" / "01_tcp_ar" / "longlong_s001_t000.edf"
+    write_edf(edf, signals, labels, [fs] * 21 + [1, 1])
+    write_csv_bi(edf.with_suffix(".csv_bi"), [(600.0, 660.0)], seconds)
+
+
 def replicate(src: Path, dst: Path, copies: int) -> None:
     """``copies`` copies of a corpus under new patient names (hard links for the EDFs)."""
     for edf in sorted(src.glob("edf/*/*/*/*/*.edf")):
@@ -68,7 +85,7 @@ def replicate(src: Path, dst: Path, copies: int) -> None:
                     shutil.copy2(f, target)
 
 
-def time_chains(root: Path, work: Path) -> dict[str, float]:
+def time_chains(root: Path, work: Path, repeats: int = 2, warm_up: bool = True) -> dict[str, float]:
     """Seconds for our chain and for the plain MNE chain over the same files, in this process (one core)."""
     import mne
 
@@ -77,7 +94,6 @@ def time_chains(root: Path, work: Path) -> dict[str, float]:
 
     cfg = DataConfig()
     tasks = discover(root)
-    out = work / "chain-processed"
 
     def mne_chain(path: Path) -> None:
         with warnings.catch_warnings():
@@ -87,20 +103,26 @@ def time_chains(root: Path, work: Path) -> dict[str, float]:
             raw.notch_filter(cfg.notch_hz, n_jobs=1, verbose="error")
             raw.resample(cfg.sampling_rate, n_jobs=1, verbose="error")
 
-    # Warm-up (imports, filter design caches) outside the timing.
-    process(tasks[0], cfg, work / "warmup", root)
-    mne_chain(tasks[0].edf)
+    if warm_up:  # imports and filter design caches, outside the timing
+        process(tasks[0], cfg, work / "warmup", root)
+        mne_chain(tasks[0].edf)
 
-    t0 = time.perf_counter()
-    results = [process(t, cfg, out, root) for t in tasks]
-    ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for t in tasks:
-        mne_chain(t.edf)
-    plain = time.perf_counter() - t0
+    # Interleaved per file and best of `repeats`, so that load from other processes hits both chains alike.
+    best_ours = best_plain = float("inf")
+    for rep in range(repeats):
+        out = work / f"chain-processed-{rep}"  # a fresh folder: nothing is reused
+        ours = plain = 0.0
+        results = []
+        for t in tasks:
+            t0 = time.perf_counter()
+            results.append(process(t, cfg, out, root))
+            t1 = time.perf_counter()
+            mne_chain(t.edf)
+            ours, plain = ours + (t1 - t0), plain + (time.perf_counter() - t1)
+        best_ours, best_plain = min(best_ours, ours), min(best_plain, plain)
     hours = sum(r.row["duration_s"] for r in results if r.row) / 3600
     seg_bytes = sum(p.stat().st_size for p in (out / "segments").rglob("*.parquet"))
-    return {"hours": hours, "ours_s": ours, "mne_s": plain, "bytes": seg_bytes, "n": len(tasks)}
+    return {"hours": hours, "ours_s": best_ours, "mne_s": best_plain, "bytes": seg_bytes, "n": len(tasks)}
 
 
 def stage_run(root: Path, work: Path, name: str, workers: int) -> dict[str, float]:
@@ -137,11 +159,13 @@ def main() -> int:
     try:
         print(f"machine: {machine()}")
         print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-        c1, c4 = work / "corpus1x", work / "corpus4x"
+        c1, c4, long_ = work / "corpus1x", work / "corpus4x", work / "long"
         if not c1.is_dir():
             make_corpus(c1, args.hours)
         if not c4.is_dir():
             replicate(c1, c4, 4)
+        if not long_.is_dir():
+            make_long_recording(long_)
 
         chains = time_chains(c1.resolve(), work)
         sec_per_hour = chains["ours_s"] / chains["hours"]
@@ -154,6 +178,8 @@ def main() -> int:
         print(f"  plain MNE (read all channels, filter, notch_filter, resample):               {chains['mne_s']:.2f} s = {chains['mne_s'] / chains['hours']:.2f} s per EEG-hour = {3600 * chains['hours'] / chains['mne_s']:,.0f}x real time")
         print(f"  speed-up over plain MNE: {vs_mne:.1f}x")
         print(f"  disk: {chains['bytes'] / 1e6:.1f} MB of segments = {mb_per_hour:.1f} MB per EEG-hour (19 ch x 256 Hz, float16 + zstd)")
+        long_chains = time_chains(long_.resolve(), work / "long-run", repeats=2, warm_up=False)
+        print(f"one 60-min recording at 250 Hz (TUSZ-like length): ours {long_chains['ours_s']:.2f} s ({3600 * long_chains['hours'] / long_chains['ours_s']:,.0f}x real time), plain MNE {long_chains['mne_s']:.2f} s: {long_chains['mne_s'] / long_chains['ours_s']:.1f}x")
 
         s1 = stage_run(c1.resolve(), work, "stage1x", workers=1)
         s4 = stage_run(c4.resolve(), work, "stage4x", workers=1)

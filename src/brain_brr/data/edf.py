@@ -168,7 +168,8 @@ def _read_selected(path: Path, labels: list[str]) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _sos(fs: int, low: float, high: float, notch: float | None) -> np.ndarray:
-    parts = [sps.butter(4, [low, high], btype="band", fs=fs, output="sos")] if low > 0 else [sps.butter(4, high, btype="low", fs=fs, output="sos")]
+    # Order 2 each way: forward-backward squares the magnitude, an order-4 response for half the work.
+    parts = [sps.butter(2, [low, high], btype="band", fs=fs, output="sos")] if low > 0 else [sps.butter(2, high, btype="low", fs=fs, output="sos")]
     if notch is not None and notch < fs / 2:
         b, a = sps.iirnotch(notch, _NOTCH_Q, fs=fs)
         parts.append(sps.tf2sos(b, a))
@@ -183,14 +184,16 @@ def _resample(x: np.ndarray, orig_fs: float, fs: int) -> np.ndarray:
 
 
 def _robust_normalise(x: np.ndarray, clip: float) -> np.ndarray:
-    # Quantiles on a strided subsample: the same estimate at a fraction of the cost.
-    sub = x[:, :: max(1, x.shape[1] // 50_000)]
+    # Quantiles of ~4096 evenly spaced samples per channel: within a few percent of the full
+    # estimate (seconds-long structure spans many of them) at a fraction of the cost.
+    sub = np.ascontiguousarray(x[:, :: max(1, x.shape[1] // 4096)])
     q25, med, q75 = np.percentile(sub, [25, 50, 75], axis=1)
     scale = (q75 - q25) / 1.349
-    std = sub.std(axis=1)
-    scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
+    if np.any(scale <= 1e-12):  # mostly constant channel: fall back to the standard deviation
+        std = sub.std(axis=1)
+        scale = np.where(scale > 1e-12, scale, np.where(std > 1e-12, std, 1.0))
     x -= med[:, None].astype(np.float32)
-    x /= scale[:, None].astype(np.float32)
+    x *= (1.0 / scale)[:, None].astype(np.float32)
     np.clip(x, -clip, clip, out=x)
     return x
 

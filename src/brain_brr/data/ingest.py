@@ -235,7 +235,7 @@ def _ingest(task: Task, cfg: DataConfig, seg_path: Path, fp: str, root: Path) ->
     }
     store.write_recording(
         seg_path,
-        rec.signal,
+        rec.signal.astype(np.float16),  # converting once here is cheaper than the store's padded copy
         labels,
         fs=cfg.sampling_rate,
         label_rate=cfg.label_rate,
