@@ -42,7 +42,9 @@ def build_store(root: Path, recordings: int = 8, minutes: float = 30.0) -> Windo
     """Default-rate synthetic train split (~8% seizure time) and its dataset."""
     make_processed(root, recordings={"train": recordings, "dev": 1}, minutes=minutes, seizures_per_rec=2, seizure_s=minutes * 60 * 0.04,
                    fs=FS, window_s=WINDOW_S, stride_s=STRIDE_S, label_rate=LABEL_RATE)
-    return WindowDataset(root / "data" / "processed", "train", DATA_CFG)
+    # As the train stage does on CUDA: float16 from the workers, converted on the GPU.
+    signal_dtype = torch.float16 if torch.cuda.is_available() else torch.float32
+    return WindowDataset(root / "data" / "processed", "train", DATA_CFG, signal_dtype=signal_dtype)
 
 
 def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_size: int, workers: int, warmup: int = 5) -> dict:
@@ -57,7 +59,7 @@ def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_
     t0 = time.perf_counter()
     for k, (x, y) in enumerate(loader):
         t1 = time.perf_counter()
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x, y = x.to(device, non_blocking=True).float(), y.to(device, non_blocking=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             logits = model(x)  # (B, S)
         loss = focal_loss(logits.float(), y, alpha=0.5, gamma=2.0, pos_weight=None).mean()

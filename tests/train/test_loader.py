@@ -179,3 +179,15 @@ def test_sampled_label_ratio_reflects_the_batches():
     s = _sampler(is_pos, batch_size=16, target=0.5)
     # Half the windows positive with a quarter of their steps seizure: 1/8 of steps positive -> ratio 7.
     assert sampled_label_ratio(s, frac, 50) == pytest.approx(7.0)
+
+
+def test_float16_signals_are_the_stored_values(tiny_processed):
+    import torch
+
+    params = tiny_params()
+    f32 = WindowDataset(tiny_processed / "data/processed", "train", params.data)
+    f16 = WindowDataset(tiny_processed / "data/processed", "train", params.data, signal_dtype=torch.float16)
+    x16, y16 = f16[[0, 5, 9]]
+    assert x16.dtype == torch.float16 and y16.dtype == torch.float32
+    x32, y32 = f32[[0, 5, 9]]
+    assert torch.equal(x16.float(), x32) and torch.equal(y16, y32)

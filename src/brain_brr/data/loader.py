@@ -56,9 +56,14 @@ class WindowDataset(Dataset):
         ``stride_s`` must match what ingest wrote.
     cache_bytes
         Budget of the decoded-row-group cache, per process (each DataLoader worker has its own).
+    signal_dtype
+        ``torch.float16`` returns the stored values unconverted (lossless: the store is float16),
+        halving what workers hand over and what goes to a GPU, which converts them itself.
     """
 
-    def __init__(self, processed_dir: str | Path, split: str, cfg: DataConfig, *, cache_bytes: int = 768 << 20):
+    def __init__(
+        self, processed_dir: str | Path, split: str, cfg: DataConfig, *, cache_bytes: int = 768 << 20, signal_dtype: torch.dtype = torch.float32
+    ):
         if split not in SPLITS:
             raise InputError(f"split '{split}' unknown; allowed: {', '.join(SPLITS)}")
         self.root = Path(processed_dir)
@@ -67,6 +72,7 @@ class WindowDataset(Dataset):
         self.window_s, self.stride_s = cfg.window_s, cfg.stride_s
         self.n_seg = cfg.window_s // cfg.stride_s
         self.cache_bytes = cache_bytes
+        self.signal_dtype = signal_dtype
 
         recs = _read_table(self.root / "recordings.parquet", ["rec_id", "split", "segment_file", "duration_s", "seizure_s"]).to_pandas()
         recs = recs[recs["split"] == split].reset_index(drop=True)
@@ -153,7 +159,7 @@ class WindowDataset(Dataset):
         k0 = 0
         for sig, lab in self._parts(i):
             k = sig.shape[0]
-            # torch's strided float16 -> float32 copy is ~20x faster than numpy's astype here.
+            # torch's strided (float16 -> float32) copy is ~20x faster than numpy's astype here.
             signal[:, k0 : k0 + k].copy_(torch.from_numpy(sig).permute(1, 0, 2))
             labels[k0 : k0 + k].copy_(torch.from_numpy(lab))
             k0 += k
@@ -168,22 +174,22 @@ class WindowDataset(Dataset):
         seg_samples, seg_steps = self.stride_s * self.fs, self.stride_s * self.label_rate
         if isinstance(index, (list, tuple, np.ndarray)):
             n = len(index)
-            signal = _alloc((n, N_CHANNELS, self.n_seg, seg_samples))
-            labels = _alloc((n, self.n_seg, seg_steps))
+            signal = _alloc((n, N_CHANNELS, self.n_seg, seg_samples), self.signal_dtype)
+            labels = _alloc((n, self.n_seg, seg_steps), torch.float32)
             for b, i in enumerate(index):
                 self._fill(int(i), signal[b], labels[b])
             return signal.view(n, N_CHANNELS, -1), labels.view(n, -1)  # (B, 19, window_s*fs), (B, window_s*label_rate)
-        signal = torch.empty(N_CHANNELS, self.n_seg, seg_samples)
+        signal = torch.empty(N_CHANNELS, self.n_seg, seg_samples, dtype=self.signal_dtype)
         labels = torch.empty(self.n_seg, seg_steps)
         self._fill(int(index), signal, labels)
         return signal.view(N_CHANNELS, -1), labels.view(-1)  # (19, window_s*fs), (window_s*label_rate,)
 
 
-def _alloc(shape: tuple[int, ...]) -> torch.Tensor:
-    """float32 tensor; in a DataLoader worker in shared memory (as torch's default collate does)."""
+def _alloc(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Empty tensor; in a DataLoader worker in shared memory (as torch's default collate does)."""
     if torch.utils.data.get_worker_info() is None:
-        return torch.empty(shape)
-    proto = torch.empty(0)
+        return torch.empty(shape, dtype=dtype)
+    proto = torch.empty(0, dtype=dtype)
     storage = proto._typed_storage()._new_shared(math.prod(shape), device="cpu")
     return proto.new(storage).resize_(*shape)
 

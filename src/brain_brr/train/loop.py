@@ -153,7 +153,7 @@ def _validate(net: torch.nn.Module, loader: DataLoader, device: torch.device) ->
     probs, labels = [], []
     for x, y in loader:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = net(x.to(device, non_blocking=True))  # (B, S)
+            logits = net(x.to(device, non_blocking=True).float())  # (B, S)
         probs.append(torch.sigmoid(logits.float()).cpu().numpy().ravel())
         labels.append(y.numpy().ravel())
     net.train(was_training)
@@ -210,8 +210,10 @@ def _train(params: Params, resume: bool, device: torch.device, info: DistInfo, r
     _seed_everything(tc.seed)
 
     # ---------------------------------------------------------------- data
-    train_ds = WindowDataset(processed, "train", params.data)
-    dev_ds = WindowDataset(processed, "dev", params.data)
+    # On CUDA the stored float16 travels as is and the GPU converts it (lossless, half the bytes).
+    signal_dtype = torch.float16 if cuda else torch.float32
+    train_ds = WindowDataset(processed, "train", params.data, signal_dtype=signal_dtype)
+    dev_ds = WindowDataset(processed, "dev", params.data, signal_dtype=signal_dtype)
     for ds in (train_ds, dev_ds):
         if len(ds) == 0:
             raise InputError(f"{processed / 'windows.parquet'}: the {ds.split} split has no window; check data.root and rerun `dvc repro ingest`")
@@ -290,7 +292,7 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
         for x, y in bar:
             t1 = time.perf_counter()
             wait += t1 - t0
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # (b, 19, T), (b, S)
+            x, y = x.to(device, non_blocking=True).float(), y.to(device, non_blocking=True)  # (b, 19, T), (b, S)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                 logits = net(x)  # (b, S)
             per = loss_fn(logits.float(), y)  # (b, S)
