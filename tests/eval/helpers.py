@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brain_brr.config import Params, parse_params
+from brain_brr.config import Params
 from brain_brr.data.store import read_recording, write_recording
 
 FS, LABEL_RATE, WINDOW_S, STRIDE_S = 64, 1, 20, 10

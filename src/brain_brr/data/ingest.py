@@ -35,7 +35,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,10 +251,10 @@ def _process_star(args: tuple[Task, DataConfig, Path, Path]) -> Result:
 
 
 def _run_all(tasks: list[Task], cfg: DataConfig, processed: Path, root: Path) -> list[Result]:
-    from tqdm import tqdm
+    from brain_brr.progress import progress
 
     jobs = [(t, cfg, processed, root) for t in tasks]
-    bar = tqdm(total=len(jobs), desc="ingest", unit="rec", file=sys.stderr, dynamic_ncols=True)
+    bar = progress(total=len(jobs), desc="ingest", unit="rec")
     results = []
     if cfg.workers <= 1 or len(jobs) <= 1:
         for job in jobs:

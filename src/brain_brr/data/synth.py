@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -782,7 +781,7 @@ def _prepare(out: Path) -> None:
 
 def run_synth(out: Path, *, patients: int, minutes: float, seed: int, seizure_fraction: float) -> dict:
     """Write the corpus to ``out``; returns the contents of ``SYNTH_INFO.json``."""
-    from tqdm import tqdm
+    from brain_brr.progress import progress
 
     from brain_brr.tracking.run import write_json_atomic
 
@@ -791,7 +790,7 @@ def run_synth(out: Path, *, patients: int, minutes: float, seed: int, seizure_fr
     _prepare(out)
     settings = {"patients": patients, "minutes": minutes, "seed": seed, "seizure_fraction": seizure_fraction}
     write_json_atomic(out / "SYNTH_INFO.json", {"settings": settings, "complete": False})
-    for rec in tqdm(recs, desc="synth", unit="rec", file=sys.stderr):
+    for rec in progress(recs, desc="synth", unit="rec"):
         write_recording(out, rec)
 
     splits = summarise(recs)

@@ -28,7 +28,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
-from tqdm import tqdm
+from brain_brr.progress import progress
 
 from brain_brr.config import Params
 from brain_brr.data.loader import WindowDataset, batches_of, create_balanced_sampler, sampled_label_ratio, training_seizure_ratio
@@ -288,7 +288,7 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
         first_step = epoch * tc.steps_per_epoch
         wait = busy = 0.0
         t0 = time.perf_counter()
-        bar = tqdm(loader, total=len(sampler), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not info.is_main, file=sys.stderr, dynamic_ncols=True)
+        bar = progress(loader, total=len(sampler), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not info.is_main)
         for x, y in bar:
             t1 = time.perf_counter()
             wait += t1 - t0
