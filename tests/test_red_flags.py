@@ -1,0 +1,135 @@
+"""Every red flag driven through the real stage commands (`brain-brr <stage>`).
+
+Each test reaches the condition for real (a corpus that leaks a patient, a model
+that genuinely collapses, ...) and checks the exit code, the `[RED FLAG]` line and
+the run's `FAILED` status read back from MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from brain_brr.cli import main
+from brain_brr.data.annotations import write_csv_bi
+from tests.train.conftest import make_processed, tiny_params
+
+
+def _write_params(tmp_path, params) -> str:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params.model_dump() if hasattr(params, "model_dump") else params))
+    return str(path)
+
+
+def _last_run(stage: str):
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("brain-brr")
+    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`dvc.stage` = '{stage}'", order_by=["attributes.start_time DESC"])
+    return runs[0]
+
+
+def _assert_flagged(capsys, stage: str, flag: str, exit_code: int, code: int) -> None:
+    out = capsys.readouterr().out
+    assert code == exit_code, out[-3000:]
+    assert f"[RED FLAG] {flag}: " in out, out[-3000:]
+    run = _last_run(stage)
+    assert run.info.status == "FAILED"
+    assert flag in run.data.tags["red_flags"].split(",")
+
+
+# ----------------------------------------------------------------------------- train stage
+@pytest.mark.parametrize(
+    "overrides, flag",
+    [
+        ({"focal_alpha": 0.25}, "focal_alpha_not_neutral"),
+        ({"loss": "bce"}, "loss_not_focal"),
+        ({"use_balanced_sampling": False}, "balanced_sampling_off"),
+    ],
+)
+def test_train_start_flags_stop_before_any_step(tmp_path, mlflow_store, capsys, overrides, flag):
+    make_processed(tmp_path, recordings={"train": 2, "dev": 1}, minutes=1.0)
+    code = main(["train", "--params", _write_params(tmp_path, tiny_params(**overrides))])
+    _assert_flagged(capsys, "train", flag, 3, code)
+    assert not (tmp_path / "models/detector/model.pt").exists()
+
+
+def test_train_start_flag_non_strict_runs_to_the_end_but_fails(tmp_path, mlflow_store, capsys):
+    make_processed(tmp_path, recordings={"train": 2, "dev": 1}, minutes=2.0)
+    params = tiny_params(focal_alpha=0.25, **{"guards.strict": False, "train.epochs": 1, "train.steps_per_epoch": 3})
+    code = main(["train", "--params", _write_params(tmp_path, params)])
+    _assert_flagged(capsys, "train", "focal_alpha_not_neutral", 0, code)
+    assert (tmp_path / "models/detector/model.pt").exists()
+
+
+@pytest.mark.parametrize("flag", ["zero_positive_batch", "collapse"])
+def test_genuinely_collapsing_model(tmp_path, mlflow_store, capsys, flag):
+    # Plain BCE, shuffled batches, no pos_weight and 5 s of seizure per 8 minutes: the model
+    # learns the prior and predicts "no seizure" everywhere; small batches hold no seizure.
+    make_processed(tmp_path, recordings={"train": 6, "dev": 2}, minutes=8.0, seizure_s=5.0)
+    params = tiny_params(loss="bce", use_balanced_sampling=False, pos_weight="none", **{
+        "guards.strict": False, "train.epochs": 2, "train.steps_per_epoch": 6, "train.lr": 2e-2, "train.warmup_steps": 0})
+    code = main(["train", "--params", _write_params(tmp_path, params)])
+    out = capsys.readouterr().out
+    assert code == 0
+    flags = json.loads((tmp_path / "metrics/train.json").read_text())["red_flags"]
+    wanted = {"auroc_collapse", "all_predictions_zero"} if flag == "collapse" else {"zero_positive_batch"}
+    assert wanted & set(flags), flags
+    assert any(f"[RED FLAG] {w}: " in out for w in wanted)
+    run = _last_run("train")
+    assert run.info.status == "FAILED" and wanted & set(run.data.tags["red_flags"].split(","))
+
+
+# ----------------------------------------------------------------------------- ingest / stats
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus") / "synth"
+    assert main(["synth", str(root), "--patients", "4", "--minutes", "3", "--seed", "3"]) == 0
+    return root
+
+
+def _ingest_params(tmp_path, corpus) -> str:
+    raw = {"data": {"root": str(corpus), "processed": str(tmp_path / "processed"), "workers": 1}}
+    return _write_params(tmp_path, raw)
+
+
+def test_patient_in_two_splits_is_leakage(tmp_path, mlflow_store, capsys, small_corpus):
+    corpus = tmp_path / "leaky"
+    shutil.copytree(small_corpus, corpus)
+    # The same patient recorded again in a later session, filed under dev: the 80/20 file-split leak.
+    patient = next((corpus / "edf/train").iterdir())
+    session = next(patient.iterdir())
+    new_session = "s099" + session.name[4:]
+    target = corpus / "edf/dev" / patient.name / new_session
+    shutil.copytree(session, target)
+    for f in list(target.rglob("*")):
+        if f.is_file():
+            f.rename(f.with_name(f.name.replace(session.name[:4], "s099")))
+    code = main(["ingest", "--params", _ingest_params(tmp_path, corpus)])
+    _assert_flagged(capsys, "ingest", "patient_leakage", 3, code)
+
+
+def test_train_split_without_seizures(tmp_path, mlflow_store, capsys, small_corpus):
+    corpus = tmp_path / "seizure-free"
+    shutil.copytree(small_corpus, corpus)
+    for edf in (corpus / "edf/train").rglob("*.edf"):
+        edf.with_suffix(".csv").unlink()
+        duration = float(next(line for line in edf.with_suffix(".csv_bi").read_text().splitlines() if "duration" in line).split("=")[1].split()[0])
+        write_csv_bi(edf.with_suffix(".csv_bi"), [], duration)
+    code = main(["ingest", "--params", _ingest_params(tmp_path, corpus)])
+    _assert_flagged(capsys, "ingest", "no_train_seizures", 3, code)
+
+
+def test_unreadable_corpus_beyond_the_skip_budget(tmp_path, mlflow_store, capsys, small_corpus):
+    corpus = tmp_path / "broken"
+    shutil.copytree(small_corpus, corpus)
+    edfs = sorted(corpus.rglob("*.edf"))
+    for edf in edfs[: len(edfs) // 2]:
+        edf.write_bytes(edf.read_bytes()[:300])  # a truncated header: unreadable
+    code = main(["ingest", "--params", _ingest_params(tmp_path, corpus)])
+    _assert_flagged(capsys, "ingest", "too_many_skipped", 3, code)
+    report = json.loads((tmp_path / "reports/ingest_report.json").read_text())
+    assert {s["path"] for s in report["skipped"]} >= {str(e.relative_to(corpus)) for e in edfs[: len(edfs) // 2]}
