@@ -140,8 +140,8 @@ def test_exp_balanced_sampling_off_non_strict_completes_as_failed(project):
 
 def test_queued_experiments_in_parallel_log_to_workspace_store(project):
     before = len(_runs(project, "tags.`dvc.stage` = 'train'"))
-    _run(["dvc", "exp", "run", "--queue", "-S", "seed=11", "-S", "train.seed=11"], project)
-    _run(["dvc", "exp", "run", "--queue", "-S", "seed=12", "-S", "train.seed=12"], project)
+    _run(["dvc", "exp", "run", "--queue", "-S", "train.seed=11"], project)
+    _run(["dvc", "exp", "run", "--queue", "-S", "train.seed=12"], project)
     _run(["dvc", "queue", "start", "-j", "2"], project)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:

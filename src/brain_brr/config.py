@@ -118,7 +118,6 @@ class Params(_Section):
     focal_gamma: float = Field(2.0, ge=0.0)
     use_balanced_sampling: bool = True
     pos_weight: Literal["auto", "none"] | float = "auto"
-    seed: int = 0
 
     data: DataConfig = DataConfig()
     synth: SynthConfig = SynthConfig()

@@ -1,0 +1,148 @@
+"""The ablation of the three defences, as DVC experiments on the default corpus.
+
+    python scripts/ablation.py                 # 6 settings x 3 seeds, then the table
+    python scripts/ablation.py --seeds 0       # quicker: one seed
+    python scripts/ablation.py --table-only    # rebuild the table from results.csv
+
+Each cell is one `dvc exp run -n abl-<setting>-s<seed> -S ...` in this workspace
+(upstream stages are cached, so only train and evaluate run). Every setting runs
+with `guards.strict=false`, so flagged settings run to the end and their red flags
+are recorded rather than stopping the grid. Results are appended to
+`reports/ablation/results.csv` as each run ends (a rerun skips finished cells);
+`reports/ablation/table.md` holds mean ± sd per setting. `params.yaml` is restored
+after every run; finish with `dvc repro` to bring the workspace back to the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "reports" / "ablation"
+
+SETTINGS: dict[str, tuple[str, list[str]]] = {
+    "defences": ("all three defences (default)", []),
+    "alpha_0.25": ("focal alpha 0.25, pos_weight off by the guard", ["focal_alpha=0.25"]),
+    "bce": ("plain BCE with pos_weight, balanced sampler", ["loss=bce"]),
+    "no_sampler": ("focal + pos_weight, shuffled batches", ["use_balanced_sampling=false"]),
+    "pos_weight_none": ("focal + sampler, no pos_weight", ["pos_weight=none"]),
+    "pos_weight_batches": ("focal + sampler, pos_weight from sampled batches", ["train.pos_weight_source=batches"]),
+}
+
+COLUMNS = [
+    "setting", "seed", "exit_code", "wall_s", "pos_weight_used", "val_auroc_first", "val_auroc_best", "eval_auroc",
+    "eval_pr_auc", "sens_at_10fa", "sens_at_1fa", "ovlp_sensitivity", "fa_per_24h", "szcore_f1", "zero_pos_batches",
+    "batch_pos_ratio_mean", "red_flags",
+]
+
+
+def run_cell(setting: str, seed: int) -> dict:
+    _, overrides = SETTINGS[setting]
+    name = f"abl-{setting.replace('.', '')}-s{seed}"
+    cmd = ["dvc", "exp", "run", "-n", name, "-S", "guards.strict=false", "-S", f"train.seed={seed}"]
+    for o in overrides:
+        cmd += ["-S", o]
+    print(f"[ABLATION] {' '.join(cmd)}", flush=True)
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    (OUT / "logs").mkdir(parents=True, exist_ok=True)
+    (OUT / "logs" / f"{name}.log").write_text(proc.stdout + proc.stderr)
+    subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=ROOT, check=True)
+    row = {"setting": setting, "seed": seed, "exit_code": proc.returncode, "wall_s": round(wall, 1)}
+    if proc.returncode != 0:
+        print(f"[ABLATION] {name} exited {proc.returncode}; see {OUT / 'logs' / (name + '.log')}", flush=True)
+        return row
+    train = json.loads((ROOT / "metrics/train.json").read_text())
+    ev = json.loads((ROOT / "metrics/eval.json").read_text())
+    row.update(
+        pos_weight_used=train["pos_weight_used"],
+        val_auroc_first=train["val_auroc_first"],
+        val_auroc_best=train["val_auroc_best"],
+        eval_auroc=ev["auroc"],
+        eval_pr_auc=ev["pr_auc"],
+        sens_at_10fa=ev["sens_at_fa"]["10"],
+        sens_at_1fa=ev["sens_at_fa"]["1"],
+        ovlp_sensitivity=ev["ovlp"]["sensitivity"],
+        fa_per_24h=ev["ovlp"]["fa_per_24h"],
+        szcore_f1=ev["szcore"]["f1"],
+        zero_pos_batches=train["zero_pos_batches"],
+        batch_pos_ratio_mean=train["batch_pos_ratio_mean"],
+        red_flags=";".join(sorted(set(train["red_flags"]) | set(ev["red_flags"]))),
+    )
+    return row
+
+
+def read_results(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def append_result(path: Path, row: dict) -> None:
+    new = not path.is_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerow({k: row.get(k, "") for k in COLUMNS})
+
+
+def _fmt(values: list[float], digits: int = 3) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def table(rows: list[dict]) -> str:
+    metrics = [
+        ("val AUROC first", "val_auroc_first", 3), ("val AUROC best", "val_auroc_best", 3), ("eval AUROC", "eval_auroc", 3),
+        ("sens @10 FA/24h", "sens_at_10fa", 2), ("sens @1 FA/24h", "sens_at_1fa", 2), ("FA/24h at default thr.", "fa_per_24h", 1),
+        ("zero-pos batches", "zero_pos_batches", 0),
+    ]
+    lines = ["| setting | seeds | " + " | ".join(m[0] for m in metrics) + " | red flags |", "|---" * (len(metrics) + 3) + "|"]
+    for setting, (label, _) in SETTINGS.items():
+        cells = [r for r in rows if r["setting"] == setting and str(r["exit_code"]) == "0"]
+        if not cells:
+            continue
+        vals = [_fmt([float(r[key]) for r in cells if r[key] not in ("", None)], d) for _, key, d in metrics]
+        flags = sorted({f for r in cells for f in str(r["red_flags"]).split(";") if f})
+        lines.append(f"| {setting}: {label} | {len(cells)} | " + " | ".join(vals) + f" | {', '.join(flags) or 'none'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--table-only", action="store_true")
+    args = ap.parse_args()
+    results = OUT / "results.csv"
+    if not args.table_only:
+        done = {(r["setting"], int(r["seed"])) for r in read_results(results) if str(r["exit_code"]) == "0"}
+        for seed in args.seeds:
+            for setting in args.settings:
+                if (setting, seed) in done:
+                    continue
+                row = run_cell(setting, seed)
+                append_result(results, row)
+                print(f"[ABLATION] {setting} seed {seed}: " + ", ".join(f"{k}={row.get(k)}" for k in ("eval_auroc", "sens_at_10fa", "red_flags")), flush=True)
+    md = table(read_results(results))
+    (OUT / "table.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
