@@ -34,6 +34,7 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
     "no_sampler": ("focal + pos_weight, shuffled batches", ["use_balanced_sampling=false"]),
     "pos_weight_none": ("focal + sampler, no pos_weight", ["pos_weight=none"]),
     "pos_weight_batches": ("focal + sampler, pos_weight from sampled batches", ["train.pos_weight_source=batches"]),
+    "target_0.25": ("all three defences, sampler target 25% positives", ["sampler.target_pos_fraction=0.25"]),
 }
 
 COLUMNS = [

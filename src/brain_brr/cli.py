@@ -15,8 +15,9 @@ from brain_brr.errors import BrainBrrError
 
 def _params(args: argparse.Namespace):
     from brain_brr.config import load_params
+    from brain_brr.tracking.run import repo_root
 
-    return load_params(args.params)
+    return load_params(args.params or repo_root() / "params.yaml")
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     params = _params(args)
     verdict = params.defences()
-    print(f"Configuration {args.params}: valid")
+    print(f"Configuration {args.params or 'params.yaml'}: valid")
     print("Three-defence verdict:")
     for name, (ok, msg) in verdict.items():
         print(f"  [{'OK ' if ok else 'BAD'}] {name:<18} {msg}")
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("check", cmd_check, "validate params and print the three-defence verdict"),
     ):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+        p.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
         if name == "train":
             p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
         p.set_defaults(func=func)

@@ -13,9 +13,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from brain_brr.errors import ConfigError
+
+ALPHA_NEUTRAL_TOL = 1e-6
+
+
+def alpha_is_neutral(alpha: float) -> bool:
+    """The double-count guard's test: pos_weight reaches a focal loss only when alpha is 0.5."""
+    return abs(alpha - 0.5) < ALPHA_NEUTRAL_TOL
 
 
 class _Section(BaseModel):
@@ -59,7 +73,7 @@ class SynthConfig(_Section):
 
 
 class SamplerConfig(_Section):
-    target_pos_fraction: float = Field(0.5, gt=0.0, le=1.0)
+    target_pos_fraction: float = Field(0.25, gt=0.0, le=1.0)
     min_pos_per_batch: int = Field(2, ge=1)
 
 
@@ -146,7 +160,7 @@ class Params(_Section):
     # ------------------------------------------------------------------ helpers
     def defences(self) -> dict[str, tuple[bool, str]]:
         """The three-defence verdict: name -> (holds, one-line explanation)."""
-        focal_ok = self.loss == "focal" and abs(self.focal_alpha - 0.5) < 1e-6
+        focal_ok = self.loss == "focal" and alpha_is_neutral(self.focal_alpha)
         if self.loss != "focal":
             focal_msg = f"loss={self.loss}: focal loss is off"
         elif not focal_ok:
@@ -168,14 +182,14 @@ class Params(_Section):
         return {
             "focal_loss": (focal_ok, focal_msg),
             "balanced_sampling": (self.use_balanced_sampling, sampler_msg),
-            "pos_weight": (pw_used and self.pos_weight == "auto", pw_msg),
+            "pos_weight": (pw_used, pw_msg),
         }
 
     def pos_weight_reaches_loss(self) -> bool:
         """pos_weight reaches the loss for BCE, and for focal loss only when alpha is neutral."""
         if self.pos_weight == "none":
             return False
-        return self.loss == "bce" or abs(self.focal_alpha - 0.5) < 1e-6
+        return self.loss == "bce" or alpha_is_neutral(self.focal_alpha)
 
     def flat(self) -> dict[str, Any]:
         """Dotted-key view (``data.window_s``) for MLflow params."""

@@ -209,3 +209,16 @@ def test_unexpected_failure_of_one_recording_does_not_abort_the_corpus(corpus, t
     assert sorted(e["path"].split("/")[-1] for e in report["skipped"]) == ["aaaaaaaa_s001_t000.edf", "aaaaaaaa_s001_t001.edf"]
     assert all(e["reason"].startswith("cannot ingest: ") and "Error" in e["reason"] for e in report["skipped"])
     assert _runs()[-1].data.tags["red_flags"] == "no_train_seizures,too_many_skipped"
+
+
+def test_edfs_outside_the_layout_are_reported_not_ignored(corpus, tmp_path, mlflow_store):
+    src = corpus / "edf/train/aaaaaaaa/s001_2020/01_tcp_ar/aaaaaaaa_s001_t001.edf"
+    misplaced = [corpus / "edf/train/aaaaaaaa/zz_stray.edf", corpus / "edf/holdout/bbbbbbbb/s001_2020/01_tcp_ar/bbbbbbbb_s001_t000.edf"]
+    for p in misplaced:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(src.read_bytes())
+    assert run_ingest(make_params(tmp_path, max_skipped=1.0)) == 0
+    report = json.loads((tmp_path / "reports/ingest_report.json").read_text())
+    skipped = {s["path"]: s["reason"] for s in report["skipped"]}
+    for p in misplaced:
+        assert "not in the TUSZ layout" in skipped[p.relative_to(corpus).as_posix()]

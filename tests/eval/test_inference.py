@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from brain_brr.eval.inference import infer_recording, infer_split, window_starts
+from brain_brr.eval.inference import infer_recording, infer_split, sliding_starts
 
 
 def test_window_starts_cover_the_end():
-    assert window_starts(100, 20, 10) == [0, 10, 20, 30, 40, 50, 60, 70, 80]
-    assert window_starts(95, 20, 10) == [0, 10, 20, 30, 40, 50, 60, 70, 75]
-    assert window_starts(10, 20, 10) == [0]
+    assert sliding_starts(100, 20, 10) == [0, 10, 20, 30, 40, 50, 60, 70, 80]
+    assert sliding_starts(95, 20, 10) == [0, 10, 20, 30, 40, 50, 60, 70, 75]
+    assert sliding_starts(10, 20, 10) == [0]
 
 
 class PositionModel(torch.nn.Module):
@@ -37,7 +37,7 @@ def test_overlaps_are_averaged():
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     expected = np.zeros(n_steps)
     count = np.zeros(n_steps)
-    for s in window_starts(n_steps, 10, 5):  # [0, 5, 10, 15]
+    for s in sliding_starts(n_steps, 10, 5):  # [0, 5, 10, 15]
         expected[s : s + 10] += sig(np.arange(10))
         count[s : s + 10] += 1
     np.testing.assert_allclose(probs, expected / count, rtol=1e-6)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from brain_brr.errors import InputError
-from brain_brr.train.focal import GUARD_LINE, build_loss, focal_loss, resolve_pos_weight, weighted_bce
+from brain_brr.train.focal import GUARD_LINE, build_loss, focal_loss, init_line, resolve_pos_weight, weighted_bce
 from tests.train.conftest import tiny_params
 
 
@@ -86,9 +86,10 @@ def test_auto_without_stats_names_file_and_command(tmp_path):
         resolve_pos_weight(tiny_params(), tmp_path / "metrics" / "stats.json")
 
 
-def test_build_loss_prints_init_line(capsys):
+def test_init_line_and_built_loss():
+    assert init_line(tiny_params()) == "[INIT] Using FOCAL loss (alpha=0.5, gamma=2.0)"
+    assert init_line(tiny_params(focal_alpha=0.25, focal_gamma=1.0)) == "[INIT] Using FOCAL loss (alpha=0.25, gamma=1.0)"
     loss = build_loss(tiny_params(), 2.0)
-    assert "[INIT] Using FOCAL loss (alpha=0.5, gamma=2.0)" in capsys.readouterr().out
     x, y = torch.tensor([0.3, -0.2]), torch.tensor([1.0, 0.0])
     torch.testing.assert_close(loss(x, y), focal_loss(x, y, alpha=0.5, gamma=2.0, pos_weight=2.0))
     bce = build_loss(tiny_params(loss="bce"), 2.0)

@@ -126,6 +126,17 @@ def test_sharding_by_rank_disjoint_with_guarantee_per_rank():
         assert sorted(i for p in parts for i in p) == sorted(single[step])
 
 
+@pytest.mark.parametrize("target, world_size", [(0.3, 4), (0.1, 3), (0.5, 8)])
+def test_uneven_positive_counts_still_give_equal_rank_batches(target, world_size):
+    is_pos = np.random.default_rng(5).random(4000) < 0.08
+    batch = 24 if world_size == 3 else 32
+    ranks = [list(_sampler(is_pos, batch_size=batch, steps=200, target=target, min_pos=1, rank=r, world_size=world_size)) for r in range(world_size)]
+    for step in range(200):
+        parts = [ranks[r][step] for r in range(world_size)]
+        assert {len(p) for p in parts} == {batch // world_size}
+        assert len({_n_pos(p, is_pos) for p in parts}) == 1 and _n_pos(parts[0], is_pos) >= 1
+
+
 def test_create_prints_contract_lines(tiny_processed, capsys):
     params = tiny_params()
     ds = WindowDataset(tiny_processed / "data/processed", "train", params.data)

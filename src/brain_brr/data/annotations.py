@@ -13,11 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brain_brr.atomic import atomic_path
 from brain_brr.errors import InputError
 
 # Non-seizure labels that appear in TUSZ; anything else that is not a seizure is reported as unknown.
@@ -207,7 +207,5 @@ def write_csv_bi(
         t = e
     if with_bckg and duration > t:
         lines.append(f"TERM,{t:.4f},{duration:.4f},bckg,1.0000")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")

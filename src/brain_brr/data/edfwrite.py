@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import numpy as np
+
+from brain_brr.atomic import atomic_path
 
 
 def write_edf(
@@ -51,7 +52,5 @@ def write_edf(
         starttime=start.time(),
         data_record_duration=record_duration,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    edf.write(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        edf.write(tmp)

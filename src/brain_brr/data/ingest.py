@@ -48,12 +48,12 @@ from brain_brr.data import store
 from brain_brr.data.annotations import AnnotationError, annotation_for
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.edf import read_eeg
+from brain_brr.data.splits import SPLITS, leakage_reason, leaking_patients
 from brain_brr.data.windows import labels_from_intervals, n_label_steps, window_table
 from brain_brr.errors import InputError, RedFlagStop
 from brain_brr.tracking.run import StageRun, repo_root, write_json_atomic
 
 FORMAT_VERSION = "1"
-SPLITS = ("train", "dev", "eval")
 LAYOUT = "edf/{train,dev,eval}/<patient>/<session>/<montage>/<patient>_<session>_<token>.edf"
 REPORT = "reports/ingest_report.json"
 
@@ -119,18 +119,26 @@ class Result:
     all_zero: bool = False
 
 
-def discover(root: Path) -> list[Task]:
-    """Every EDF of the corpus in the TUSZ layout, sorted by path."""
+def _identity(task: Task) -> dict[str, str]:
+    return {"rec_id": task.rec_id, "split": task.split, "patient": task.patient, "session": task.session, "montage": task.montage,
+            "path": task.rel, "segment_file": task.segment_file}
+
+
+def discover(root: Path) -> tuple[list[Task], list[str]]:
+    """Every EDF of the corpus in the TUSZ layout, sorted by path, and the EDFs found outside that layout."""
     if not root.is_dir():
         raise InputError(f"data.root {root} does not exist; point data.root in params.yaml at a corpus in the layout ROOT/{LAYOUT}")
-    tasks = []
-    for split in SPLITS:
-        for edf in sorted((root / "edf" / split).glob("*/*/*/*.edf")):
-            patient, session, montage = edf.parts[-4:-1]
+    tasks, stray = [], []
+    for edf in sorted(p for p in (root / "edf").rglob("*") if p.suffix.lower() == ".edf" and p.is_file()):
+        parts = edf.relative_to(root / "edf").parts
+        if len(parts) == 5 and parts[0] in SPLITS and edf.suffix == ".edf":
+            split, patient, session, montage, _ = parts
             tasks.append(Task(edf, edf.relative_to(root).as_posix(), split, patient, session, montage))
+        else:
+            stray.append(edf.relative_to(root).as_posix())
     if not tasks:
         raise InputError(f"data.root {root} holds no EDF in the expected layout ROOT/{LAYOUT}")
-    return tasks
+    return tasks, stray
 
 
 def _annotation_file(edf: Path) -> Path | None:
@@ -174,6 +182,8 @@ def _reuse(task: Task, seg_path: Path, fp: str, cfg: DataConfig) -> Result | Non
         labels = np.frombuffer(b"".join(pq.read_table(seg_path, columns=["labels"]).column("labels").to_pylist()), dtype=np.uint8)
     except Exception:  # unreadable or foreign file: reprocess it
         return None
+    # Identity comes from where the file lies, never from what the file says.
+    row.update(_identity(task))
     labels = labels[: n_label_steps(row["n_samples"], cfg.sampling_rate, cfg.label_rate)]
     windows = window_table(labels, row["duration_s"], window_s=cfg.window_s, stride_s=cfg.stride_s, label_rate=cfg.label_rate)
     return Result(task, "reused", row, windows, issues)
@@ -292,14 +302,6 @@ def _mark_duplicates(tasks: list[Task]) -> tuple[list[Task], list[Result]]:
     return keep, dup
 
 
-def leaking_patients(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """Patients found in more than one split: ``{patient: [splits]}`` from ``(patient, split)`` pairs."""
-    splits: dict[str, set[str]] = {}
-    for patient, split in pairs:
-        splits.setdefault(patient, set()).add(split)
-    return {p: sorted(s, key=SPLITS.index) for p, s in sorted(splits.items()) if len(s) > 1}
-
-
 def _tables(ok: list[Result]) -> tuple[pa.Table, pa.Table]:
     rows = sorted((r.row for r in ok), key=lambda row: row["rec_id"])
     recordings = pa.Table.from_pylist(rows, schema=RECORDINGS_SCHEMA)
@@ -344,7 +346,8 @@ def run_ingest(params: Params) -> int:
     root = repo_root()
     data_root = params.resolve(cfg.root, root).resolve()
     processed = params.resolve(cfg.processed, root)
-    tasks, duplicates = _mark_duplicates(discover(data_root))
+    found, stray = discover(data_root)
+    tasks, duplicates = _mark_duplicates(found)
     processed.mkdir(parents=True, exist_ok=True)
     clean_tmp(processed)
     # No table or report outlives an unfinished run: the next stage finds none rather than a stale one.
@@ -360,10 +363,14 @@ def run_ingest(params: Params) -> int:
         store.write_table_atomic(windows, processed / "windows.parquet")
         store.write_table_atomic(recordings, processed / "recordings.parquet")
         report = _report(results)
+        report["skipped"] += [
+            {"path": rel, "reason": f"not in the TUSZ layout {LAYOUT} (or not a lower-case .edf)", "action": "skipped; move it into the layout to ingest it"}
+            for rel in stray
+        ]
         write_json_atomic(root / REPORT, report)
         run.artifact(root / REPORT)
 
-        n_total, n_skipped = len(results), len(report["skipped"])
+        n_total, n_skipped = len(results) + len(stray), len(report["skipped"])
         skipped_fraction = n_skipped / n_total
         hours = {s: sum(r.row["duration_s"] for r in ok if r.row["split"] == s) / 3600 for s in SPLITS}
         train_seizure_s = sum(r.row["seizure_s"] for r in ok if r.row["split"] == "train")
@@ -391,8 +398,7 @@ def run_ingest(params: Params) -> int:
         print(f"[INGEST] {report['ingested']} ingested ({sum(r.status == 'reused' for r in results)} reused), {n_skipped} skipped, {len(report['warnings'])} warnings -> {root / REPORT}", flush=True)
 
         if leaks:
-            shown = "; ".join(f"{p} in {'+'.join(s)}" for p, s in list(leaks.items())[:5])
-            run.flag("patient_leakage", f"{len(leaks)} patient(s) in more than one split: {shown}", stop=False)
+            run.flag("patient_leakage", leakage_reason(leaks), stop=False)
         if all_zero:
             run.flag("all_zero_labels", f"{len(all_zero)} recording(s) with seizure annotations gave an all-zero label mask: {', '.join(all_zero[:5])}", stop=False)
         if not checks["train_has_seizures"]:

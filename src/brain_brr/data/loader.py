@@ -24,12 +24,12 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from brain_brr.data.channels import N_CHANNELS
+from brain_brr.data.splits import SPLITS
 from brain_brr.errors import InputError, RedFlagStop
 
 if TYPE_CHECKING:  # the loader runs without pydantic (benchmarks/gpu_check.py)
     from brain_brr.config import DataConfig, Params
 
-SPLITS = ("train", "dev", "eval")
 
 
 def _read_table(path: Path, columns: list[str]) -> Any:
@@ -272,6 +272,7 @@ class BalancedBatchSampler(_EpochBatchSampler):
         if min_pos_per_batch > per_rank:
             raise ValueError(f"sampler.min_pos_per_batch={min_pos_per_batch} exceeds the per-rank batch of {per_rank}")
         n_pos = max(int(round(target_pos_fraction * self.batch_size)), min_pos_per_batch * self.world_size)
+        n_pos = -(-n_pos // self.world_size) * self.world_size  # a multiple of the ranks: equal per-rank batches
         self.n_pos = self.batch_size if len(self.neg_idx) == 0 else min(n_pos, self.batch_size)
 
     def global_batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:

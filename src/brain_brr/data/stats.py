@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from brain_brr.config import Params
-from brain_brr.data.ingest import SPLITS, leaking_patients
+from brain_brr.data.splits import SPLITS, leakage_reason, leaking_patients
 from brain_brr.errors import InputError, RedFlagStop
 from brain_brr.tracking.run import StageRun, repo_root, write_json_atomic
 
@@ -66,8 +66,7 @@ def run_stats(params: Params) -> int:
         if stats["train"]["seizure_ratio"] <= 0:
             flags.append(("no_train_seizures", f"the train split ({stats['train']['n_recordings']} recordings, {stats['train']['hours']:.2f} h) holds no seizure time"))
         if leaks:
-            shown = "; ".join(f"{p} in {'+'.join(s)}" for p, s in list(leaks.items())[:5])
-            flags.append(("patient_leakage", f"{len(leaks)} patient(s) in more than one split: {shown}"))
+            flags.append(("patient_leakage", leakage_reason(leaks)))
         stats["red_flags"] = [name for name, _ in flags]
         write_json_atomic(root / STATS, stats)
         run.metrics({s: stats[s] for s in SPLITS})

@@ -22,13 +22,13 @@ ingest ``fingerprint`` used to skip recordings that are already up to date.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from brain_brr.atomic import atomic_path
 from brain_brr.data.channels import N_CHANNELS
 
 SCHEMA = pa.schema([("seg", pa.int32()), ("signal", pa.binary()), ("labels", pa.binary())])
@@ -73,10 +73,8 @@ def write_recording(
     meta = {"fs": str(fs), "label_rate": str(label_rate), "stride_s": str(stride_s), "n_samples": str(signal.shape[1])}
     meta.update(metadata or {})
     table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in meta.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd", compression_level=3, row_group_size=row_group_segments, use_dictionary=False, write_statistics=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", compression_level=3, row_group_size=row_group_segments, use_dictionary=False, write_statistics=False)
     return n_seg
 
 
@@ -111,11 +109,8 @@ def read_recording(path: str | Path, *, trim: bool = True) -> tuple[np.ndarray, 
 
 
 def write_table_atomic(table: pa.Table, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 def dumps(obj: object) -> str:

@@ -22,7 +22,6 @@ each recording's signals from its own stream, so the same seed gives byte-identi
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -30,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
+from brain_brr.atomic import atomic_path
 from brain_brr.data.annotations import write_csv_bi
 from brain_brr.data.channels import CHANNELS
+from brain_brr.data.splits import SPLITS
 from brain_brr.errors import InputError
 
-SPLITS = ("train", "dev", "eval")
 RATES = (250, 256, 400, 512)
 RATE_P = (0.45, 0.35, 0.10, 0.10)  # TUSZ is mostly 250/256 Hz; fewer high-rate files keep the corpus small
 MONTAGES = ("01_tcp_ar", "02_tcp_le", "03_tcp_ar_a")
@@ -730,9 +730,8 @@ def write_channel_csv(path: Path, rec: Recording) -> None:
         "channel,start_time,stop_time,label,confidence",
         *rows,
     ]
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
 
 
 def write_recording(root: Path, rec: Recording) -> None:
@@ -782,7 +781,6 @@ def _prepare(out: Path) -> None:
 def run_synth(out: Path, *, patients: int, minutes: float, seed: int, seizure_fraction: float) -> dict:
     """Write the corpus to ``out``; returns the contents of ``SYNTH_INFO.json``."""
     from brain_brr.progress import progress
-
     from brain_brr.tracking.run import write_json_atomic
 
     out = Path(out)

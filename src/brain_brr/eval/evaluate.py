@@ -19,12 +19,33 @@ from brain_brr.config import Params, parse_params
 from brain_brr.data.annotations import write_csv_bi
 from brain_brr.errors import InputError, RedFlagStop
 from brain_brr.eval.baseline import line_length_score
-from brain_brr.eval.inference import RecordingPrediction, infer_split, predict_split, resolve_device
+from brain_brr.eval.inference import (
+    RecordingPrediction,
+    infer_split,
+    predict_split,
+    resolve_device,
+)
 from brain_brr.eval.operating_point import ovlp_curve, thresholds_on_dev
 from brain_brr.eval.plots import plot_examples, write_curves
-from brain_brr.eval.postprocess import events_for, thresholds_from_config, thresholds_from_params
-from brain_brr.eval.scoring import RecordingScore, sample_metrics, score_recording, sens_at_fa, summarise
-from brain_brr.tracking.run import StageRun, _flatten_numbers, repo_root, write_json_atomic
+from brain_brr.eval.postprocess import (
+    events_for,
+    thresholds_from_config,
+    thresholds_from_params,
+)
+from brain_brr.eval.scoring import (
+    RecordingScore,
+    sample_metrics,
+    score_recording,
+    sens_at_fa,
+    summarise,
+)
+from brain_brr.tracking.run import (
+    StageRun,
+    _flatten_numbers,
+    repo_root,
+    write_json_atomic,
+)
+
 
 def score_predictions(preds: list[RecordingPrediction], thresholds: dict, label_rate: int) -> dict[str, Any]:
     """Every metric of ``metrics/eval.json`` for one detector's traces; ``hyps`` and ``scores`` per recording."""
@@ -109,6 +130,13 @@ def log_into_train_run(run_id: str | None, metrics: dict, artifacts: list[Path],
         client.set_terminated(run_id, "FAILED")
 
 
+def _file_stem(rec_id: str, processed: Path) -> str:
+    """``rec_id`` comes from the tables on disk: never let it name a path outside the output folder."""
+    if not rec_id or rec_id != Path(rec_id).name or rec_id.startswith("."):
+        raise InputError(f"{processed / 'recordings.parquet'}: rec_id {rec_id!r} is not a plain file name; re-run ingest")
+    return rec_id
+
+
 def run_evaluate(params: Params) -> int:
     from brain_brr.train.model import load_detector
 
@@ -136,7 +164,7 @@ def run_evaluate(params: Params) -> int:
         n_ref = sum(len(p.ref_events) for p in preds)
         if n_ref == 0 or not any(p.labels.any() for p in preds):
             run.flag("no_eval_seizures", f"the {len(preds)} eval recording(s) hold no seizure: sensitivity and AUROC are undefined", stop=False)
-        elif result["auroc"] <= 0.5 + params.guards.auroc_margin:
+        elif result["auroc"] is not None and result["auroc"] <= 0.5 + params.guards.auroc_margin:
             run.flag("eval_auroc_collapse", f"eval AUROC {result['auroc']:.3f} <= 0.5 + guards.auroc_margin ({params.guards.auroc_margin})", stop=False)
         if result["pred_pos_rate"] == 0.0:
             top = max(float(p.probs.max()) for p in preds)
@@ -164,7 +192,7 @@ def run_evaluate(params: Params) -> int:
         if reports.exists():
             shutil.rmtree(reports)  # stale hypothesis files of recordings no longer in the split would mislead `score`
         for p, hyp in zip(preds, result["_hyps"]):
-            write_csv_bi(reports / "hyp" / f"{p.rec_id}.csv_bi", hyp, p.duration_s)
+            write_csv_bi(reports / "hyp" / f"{_file_stem(p.rec_id, processed)}.csv_bi", hyp, p.duration_s)
         recordings_table(preds, result["_scores"], thresholds["tau_on"]).to_csv(reports / "recordings.csv", index=False, float_format="%.6g")
         write_curves(reports, [p.probs for p in preds], [p.labels for p in preds], result["_sweep"])
         plot_examples(reports / "examples.png", preds, result["_hyps"], thresholds, label_rate, params.eval.plot_recordings)

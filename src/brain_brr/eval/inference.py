@@ -20,10 +20,10 @@ import torch
 
 from brain_brr.data.channels import N_CHANNELS
 from brain_brr.data.store import read_recording
-from brain_brr.errors import InputError
+from brain_brr.errors import ConfigError, InputError
 
 
-def window_starts(n_steps: int, win_steps: int, hop_steps: int) -> list[int]:
+def sliding_starts(n_steps: int, win_steps: int, hop_steps: int) -> list[int]:
     """Window starts in label steps: every ``hop_steps``, plus one aligned to the end."""
     if n_steps <= win_steps:
         return [0]
@@ -55,7 +55,7 @@ def infer_recording(
     padded_steps = max(n_steps, win_steps)
     x = np.zeros((N_CHANNELS, padded_steps * factor), dtype=np.float32)
     x[:, : signal.shape[1]] = signal
-    starts = window_starts(n_steps, win_steps, hop_steps)
+    starts = sliding_starts(n_steps, win_steps, hop_steps)
     device = torch.device(device)
     model = model.to(device)
     total = np.zeros(padded_steps, dtype=np.float64)
@@ -135,8 +135,11 @@ def infer_split(
 
 
 def resolve_device(name: str = "auto") -> str:
+    """``auto``: cuda, then mps, then cpu. An explicit device that is not there is a configuration error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but no CUDA device is available; use auto or cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device=mps but MPS is not available; use auto or cpu")
     if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        return "mps" if torch.backends.mps.is_available() else "cpu"
+        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     return name

@@ -43,7 +43,10 @@ def run_predict(model_dir: Path, inputs: list[Path], out: Path) -> int:
     from brain_brr.train.model import load_detector
 
     model, config = load_detector(model_dir)
-    data_cfg = DataConfig(**config["data"])
+    try:
+        data_cfg = DataConfig(**config["data"])
+    except ValueError as exc:
+        raise InputError(f"{model_dir / 'config.json'}: its 'data' settings are invalid ({str(exc).splitlines()[0]}); retrain with `brain-brr train`") from None
     thresholds = thresholds_from_config(config, model_dir)
     label_rate = int(config["label_rate"])
     edfs, problems = find_edfs(inputs)

@@ -72,6 +72,9 @@ def run_score(ref_dir: Path, hyp_dir: Path, json_path: Path | None) -> int:
     summary, rows = score_dirs(Path(ref_dir), Path(hyp_dir))
     print(format_table(summary, rows))
     if json_path is not None:
-        write_json_atomic(json_path, score_json(summary))
+        try:
+            write_json_atomic(json_path, score_json(summary))
+        except OSError as exc:
+            raise InputError(f"{json_path}: cannot write the scores ({exc.strerror}); choose a writable --json path") from None
         print(f"Scores written to {json_path}")
     return 0

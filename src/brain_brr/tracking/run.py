@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from brain_brr.atomic import atomic_path
 from brain_brr.errors import RedFlagStop
-
-RUN_STATUS_TERMINAL = ("FINISHED", "FAILED", "KILLED")
 
 
 def repo_root() -> Path:
@@ -81,7 +80,9 @@ def ensure_experiment(name: str, root: Path | None = None) -> str:
         if exp is not None:
             return exp.experiment_id
         try:
-            return client.create_experiment(name, artifact_location=artifact_location(root))
+            # A tracking server given by MLFLOW_TRACKING_URI decides where artifacts go (--artifacts-destination).
+            location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_location(root)
+            return client.create_experiment(name, artifact_location=location)
         except Exception:  # another process created it first, or sqlite was busy
             time.sleep(0.2 * (attempt + 1))
     raise RuntimeError(f"could not create or find MLflow experiment '{name}' at {tracking_uri(root)}")
@@ -264,11 +265,8 @@ def _flatten_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write JSON next to its destination, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
 def _json_default(o: Any) -> Any:

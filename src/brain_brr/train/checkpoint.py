@@ -6,7 +6,7 @@ numpy's and Python's tuples so that ``--resume`` restores them exactly.
 
 from __future__ import annotations
 
-import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from brain_brr.atomic import atomic_path
 from brain_brr.errors import InputError
 
 
@@ -41,13 +42,22 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{path}: no checkpoint to resume from; run `brain-brr train` without --resume first")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return safe_load(path)
+
+
+def safe_load(path: Path) -> Any:
+    """``torch.load`` with ``weights_only=True``: tensors and plain values only, never arbitrary objects."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: refused to load: it holds more than tensors and plain values (weights_only=True): {first}") from None
+    except (RuntimeError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); retrain or restore it") from None

@@ -21,7 +21,6 @@ from brain_brr.errors import InputError
 if TYPE_CHECKING:
     from brain_brr.config import Params
 
-ALPHA_NEUTRAL_TOL = 1e-6
 GUARD_LINE = "[INIT] FOCAL: alpha != 0.5 → disabling pos_weight to avoid double-counting"
 
 
@@ -44,9 +43,6 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, *, alpha: float, gam
     return alpha_t * modulating * weighted_bce(logits, targets, pos_weight)
 
 
-def alpha_is_neutral(alpha: float) -> bool:
-    return abs(alpha - 0.5) < ALPHA_NEUTRAL_TOL
-
 
 def corpus_pos_weight(stats_path: Path) -> float:
     """``train.pos_weight`` from ``metrics/stats.json`` (background time / seizure time)."""
@@ -66,7 +62,7 @@ def resolve_pos_weight(params: Params, stats_path: Path, batch_ratio: Callable[[
     """
     if params.pos_weight == "none":
         return None
-    if params.loss == "focal" and not alpha_is_neutral(params.focal_alpha):
+    if not params.pos_weight_reaches_loss():
         print(GUARD_LINE, flush=True)
         return None
     if isinstance(params.pos_weight, float):
@@ -78,11 +74,16 @@ def resolve_pos_weight(params: Params, stats_path: Path, batch_ratio: Callable[[
     return corpus_pos_weight(stats_path)
 
 
+def init_line(params: Params) -> str:
+    """The contract's first ``[INIT]`` line, printed before the guard decides on pos_weight."""
+    if params.loss == "focal":
+        return f"[INIT] Using FOCAL loss (alpha={params.focal_alpha}, gamma={params.focal_gamma})"
+    return f"[INIT] Using BCE loss (pos_weight={params.pos_weight})"
+
+
 def build_loss(params: Params, pos_weight: float | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Element-wise loss ``(logits, targets) -> loss`` for ``params.loss``; prints the [INIT] line."""
+    """Element-wise loss ``(logits, targets) -> loss`` for ``params.loss``."""
     if params.loss == "focal":
         alpha, gamma = params.focal_alpha, params.focal_gamma
-        print(f"[INIT] Using FOCAL loss (alpha={alpha}, gamma={gamma})", flush=True)
         return lambda x, y: focal_loss(x, y, alpha=alpha, gamma=gamma, pos_weight=pos_weight)
-    print(f"[INIT] Using BCE loss (pos_weight={pos_weight})", flush=True)
     return lambda x, y: weighted_bce(x, y, pos_weight)

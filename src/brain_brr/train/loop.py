@@ -28,16 +28,29 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
-from brain_brr.progress import progress
 
-from brain_brr.config import Params
-from brain_brr.data.loader import WindowDataset, batches_of, create_balanced_sampler, sampled_label_ratio, training_seizure_ratio
-from brain_brr.errors import ConfigError, InputError, RedFlagStop
-from brain_brr.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from brain_brr.train.distributed import DistInfo, all_reduce, init_distributed, shutdown
-from brain_brr.train.focal import alpha_is_neutral, build_loss, resolve_pos_weight
-from brain_brr.train.model import build_detector, save_detector
+from brain_brr.atomic import atomic_path
+from brain_brr.config import Params, alpha_is_neutral
+from brain_brr.data.loader import (
+    WindowDataset,
+    batches_of,
+    create_balanced_sampler,
+    sampled_label_ratio,
+    training_seizure_ratio,
+)
+from brain_brr.errors import InputError, RedFlagStop
+from brain_brr.eval.inference import resolve_device
+from brain_brr.progress import progress
 from brain_brr.tracking.run import StageRun, repo_root, write_json_atomic
+from brain_brr.train.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from brain_brr.train.distributed import DistInfo, all_reduce, init_distributed, shutdown
+from brain_brr.train.focal import build_loss, init_line, resolve_pos_weight
+from brain_brr.train.model import build_detector, save_detector
 
 STOP_AFTER_ENV = "BRAIN_BRR_STOP_AFTER_EPOCH"
 DECISION_THRESHOLD = 0.5
@@ -86,12 +99,7 @@ def keep_freed_memory() -> None:
 
 
 def _resolve_device(name: str, info: DistInfo) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda but no CUDA device is available; use auto or cpu")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("train.device=mps but MPS is not available; use auto or cpu")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    name = resolve_device(name)
     if name == "cuda":
         torch.cuda.set_device(info.local_rank)
         return torch.device("cuda", info.local_rank)
@@ -143,6 +151,8 @@ def _start_flags(params: Params, pos_weight: float | None, run: Any) -> None:
         run.flag("focal_alpha_not_neutral", f"focal_alpha={params.focal_alpha} != 0.5 down-weights one class on top of the sampler; set focal_alpha: 0.5")
     if not params.use_balanced_sampling:
         run.flag("balanced_sampling_off", "use_balanced_sampling=false: batches may hold no seizure at all; set use_balanced_sampling: true")
+    if params.pos_weight == "none":
+        run.flag("pos_weight_off", "pos_weight=none: the loss gets no automatic class weighting; set pos_weight: auto")
 
 
 @torch.no_grad()
@@ -186,14 +196,11 @@ def _log_steps(run: Any, rows: list[dict[str, float]], first_step: int) -> None:
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", newline="") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["epoch", "val_auroc", "val_pred_pos_rate", "loss", "lr"])
         writer.writeheader()
         for row in history:
             writer.writerow({k: row[k] for k in writer.fieldnames})
-    os.replace(tmp, path)
 
 
 def _finite_or_none(x: float | None) -> float | None:
@@ -217,17 +224,11 @@ def _train(params: Params, resume: bool, device: torch.device, info: DistInfo, r
     for ds in (train_ds, dev_ds):
         if len(ds) == 0:
             raise InputError(f"{processed / 'windows.parquet'}: the {ds.split} split has no window; check data.root and rerun `dvc repro ingest`")
-    sampler = create_balanced_sampler(
-        train_ds, params, seizure_ratio=training_seizure_ratio(processed, stats_path, train_ds), rank=info.rank, world_size=info.world_size, run=run
-    )
-    pos_weight = resolve_pos_weight(params, stats_path, lambda: sampled_label_ratio(sampler, train_ds.seizure_frac, POS_WEIGHT_BATCHES))
-    loss_fn = build_loss(params, pos_weight)
-    print(f"[INIT] pos_weight used: {pos_weight if pos_weight is None else round(pos_weight, 4)} (pos_weight={params.pos_weight}, source={tc.pos_weight_source})", flush=True)
 
     summary: dict[str, Any] = {
         "focal_alpha": params.focal_alpha,
         "focal_gamma": params.focal_gamma,
-        "pos_weight_used": pos_weight,
+        "pos_weight_used": None,
         "batch_pos_ratio_mean": None,
         "batch_pos_ratio_min": None,
         "zero_pos_batches": 0,
@@ -236,7 +237,15 @@ def _train(params: Params, resume: bool, device: torch.device, info: DistInfo, r
         "epochs": 0,
         "red_flags": run.red_flags,
     }
-    try:
+    try:  # metrics/train.json is written however the stage ends, red flags included
+        sampler = create_balanced_sampler(
+            train_ds, params, seizure_ratio=training_seizure_ratio(processed, stats_path, train_ds), rank=info.rank, world_size=info.world_size, run=run
+        )
+        print(init_line(params), flush=True)
+        pos_weight = resolve_pos_weight(params, stats_path, lambda: sampled_label_ratio(sampler, train_ds.seizure_frac, POS_WEIGHT_BATCHES))
+        summary["pos_weight_used"] = pos_weight
+        loss_fn = build_loss(params, pos_weight)
+        print(f"[INIT] pos_weight used: {pos_weight if pos_weight is None else round(pos_weight, 4)} (pos_weight={params.pos_weight}, source={tc.pos_weight_source})", flush=True)
         _start_flags(params, pos_weight, run)
         return _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, summary, ckpt_dir, cuda)
     finally:
@@ -256,11 +265,12 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
     rng = np.random.default_rng(tc.seed)
     n_val = min(tc.max_val_windows, len(dev_ds))
     val_idx = np.sort(rng.choice(len(dev_ds), n_val, replace=False)).tolist()  # fixed for the whole run
-    loader_kw = dict(num_workers=tc.num_workers, pin_memory=cuda, persistent_workers=False, worker_init_fn=_worker_init if tc.num_workers else None)
+    loader_kw = dict(num_workers=tc.num_workers, pin_memory=cuda, persistent_workers=tc.num_workers > 0, worker_init_fn=_worker_init if tc.num_workers else None)
     val_loader = DataLoader(dev_ds, sampler=batches_of(val_idx, 64), batch_size=None, **loader_kw)
 
     # Everything that --resume must restore, besides model/optimizer/scheduler/sampler/RNG.
-    track: dict[str, Any] = {"epoch": 0, "best_auroc": None, "bad_epochs": 0, "history": [], "steps": [], "zero_pos_batches": 0, "val_auroc_first": None}
+    track: dict[str, Any] = {"epoch": 0, "best_auroc": None, "bad_epochs": 0, "history": [], "steps": [], "zero_pos_batches": 0, "val_auroc_first": None,
+                             "red_flags": {}}
     best_state: dict[str, torch.Tensor] = {}  # every rank keeps it: no rank waits on rank 0's file
     if resume:
         ckpt = load_checkpoint(ckpt_dir / "last.pt")
@@ -275,14 +285,19 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
         best_state = ckpt["best_model"]
         set_rng_state(ckpt["rng"])
         print(f"[TRAIN] resumed from {ckpt_dir / 'last.pt'} at epoch {track['epoch'] + 1}/{tc.epochs}", flush=True)
+        _update_summary(summary, track, params)
+        for name, reason in track["red_flags"].items():  # raised before the interruption: they still hold
+            if name not in run.red_flags:
+                run.flag(name, f"{reason} (before --resume)", stop=False)
     best_path = ckpt_dir / "best.pt"
     stop_after = int(os.environ.get(STOP_AFTER_ENV, "0") or 0)
-    flagged: set[str] = set()
     per_rank = tc.batch_size // info.world_size
 
-    for epoch in range(track["epoch"], tc.epochs):
+    # One loader for all epochs: with workers they persist, and so do their decoded row-group caches.
+    loader = DataLoader(train_ds, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(tc.seed), **loader_kw)
+    start_epoch = track["epoch"] if track["bad_epochs"] < tc.patience else tc.epochs  # an early-stopped run stays stopped
+    for epoch in range(start_epoch, tc.epochs):
         sampler.set_epoch(epoch)
-        loader = DataLoader(train_ds, sampler=sampler, batch_size=None, generator=torch.Generator().manual_seed(tc.seed + epoch), **loader_kw)
         net.train()
         rows: list[dict[str, float]] = []
         first_step = epoch * tc.steps_per_epoch
@@ -317,7 +332,9 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
             rows.append(row)
             opt.zero_grad(set_to_none=True)
             if not math.isfinite(loss_val):
-                run.flag("nonfinite_loss", f"loss is {loss_val} at step {first_step + len(rows)}; lower train.lr or check the inputs")
+                reason = f"loss is {loss_val} at step {first_step + len(rows)}; lower train.lr or check the inputs"
+                track["red_flags"].setdefault("nonfinite_loss", reason)
+                run.flag("nonfinite_loss", reason)
                 sched.step()  # not strict: skip this update, keep the schedule aligned
                 t0 = time.perf_counter()
                 continue
@@ -349,6 +366,8 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
         else:
             track["bad_epochs"] += 1
         track["epoch"] = epoch + 1
+        _update_summary(summary, track, params)
+        _epoch_flags(params, run, track, summary, epoch, zero_pos, auroc, len(rows) * info.world_size, per_rank)
         if info.is_main:
             save_checkpoint(
                 ckpt_dir / "last.pt",
@@ -362,17 +381,9 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
                      "windows_per_s": len(rows) * tc.batch_size / step_time if step_time > 0 else 0.0}, step=epoch + 1)
         print(f"[TRAIN] epoch {epoch + 1}/{tc.epochs}: loss={epoch_loss:.4f} val_auroc={auroc:.4f} val_pred_pos_rate={pred_pos_rate:.4f} "
               f"lr={lr:.2e} zero_pos_batches={zero_pos} data_wait={wait / max(step_time, 1e-9):.0%}", flush=True)
-        _update_summary(summary, track, params)
-
-        # Red flags of this epoch (strict: the stage stops here, checkpoints written).
-        if zero_pos and "zero_positive_batch" not in flagged:
-            flagged.add("zero_positive_batch")
-            run.flag("zero_positive_batch", f"{zero_pos} of the {len(rows) * info.world_size} batches of epoch {epoch + 1} held no positive window (per-rank batch {per_rank})")
-        if summary["batch_pos_ratio_mean"] is not None and summary["batch_pos_ratio_mean"] < params.guards.min_batch_pos_ratio and "low_batch_pos_ratio" not in flagged:
-            flagged.add("low_batch_pos_ratio")
-            run.flag("low_batch_pos_ratio", f"mean batch positive ratio {summary['batch_pos_ratio_mean']:.3f} < guards.min_batch_pos_ratio={params.guards.min_batch_pos_ratio}")
-        if epoch == 0 and not (math.isfinite(auroc) and auroc > 0.5 + params.guards.auroc_margin):
-            run.flag("auroc_collapse", f"first val AUROC {auroc:.4f} <= 0.5 + guards.auroc_margin ({0.5 + params.guards.auroc_margin:.2f}): the detector ranks seizures no better than chance")
+        if params.guards.strict and track["red_flags"]:  # already printed and tagged; checkpoint written: stop (exit 3)
+            name, reason = next(iter(track["red_flags"].items()))
+            raise RedFlagStop(f"[RED FLAG] {name}: {reason}")
         if stop_after and epoch + 1 == stop_after and epoch + 1 < tc.epochs:
             print(f"[TRAIN] stopped after epoch {stop_after} ({STOP_AFTER_ENV}); continue with `brain-brr train --resume`", flush=True)
             run.set_tags({"brain_brr.stopped_after_epoch": stop_after})
@@ -383,6 +394,22 @@ def _fit(params, resume, device, info, run, train_ds, dev_ds, sampler, loss_fn, 
 
     model.load_state_dict(best_state)
     return _finish(params, device, info, run, model, val_loader, track, summary, root)
+
+
+def _epoch_flags(params: Params, run: Any, track: dict[str, Any], summary: dict[str, Any], epoch: int, zero_pos: int, auroc: float,
+                 n_batches: int, per_rank: int) -> None:
+    """Red flags of one epoch, raised without stopping and remembered in ``track`` for --resume."""
+    def flag(name: str, reason: str) -> None:
+        if name not in track["red_flags"]:
+            track["red_flags"][name] = reason
+            run.flag(name, reason, stop=False)
+
+    if zero_pos:
+        flag("zero_positive_batch", f"{zero_pos} of the {n_batches} batches of epoch {epoch + 1} held no positive window (per-rank batch {per_rank})")
+    if summary["batch_pos_ratio_mean"] is not None and summary["batch_pos_ratio_mean"] < params.guards.min_batch_pos_ratio:
+        flag("low_batch_pos_ratio", f"mean batch positive ratio {summary['batch_pos_ratio_mean']:.3f} < guards.min_batch_pos_ratio={params.guards.min_batch_pos_ratio}")
+    if epoch == 0 and not (math.isfinite(auroc) and auroc > 0.5 + params.guards.auroc_margin):
+        flag("auroc_collapse", f"first val AUROC {auroc:.4f} <= 0.5 + guards.auroc_margin ({0.5 + params.guards.auroc_margin:.2f}): the detector ranks seizures no better than chance")
 
 
 def _update_summary(summary: dict[str, Any], track: dict[str, Any], params: Params) -> None:

@@ -11,7 +11,6 @@ recordings can be run in one call as well as fixed windows.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +18,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from brain_brr.atomic import atomic_path
 from brain_brr.data.channels import N_CHANNELS
 from brain_brr.errors import InputError
+from brain_brr.train.checkpoint import safe_load
 
 if TYPE_CHECKING:  # only the fields width, depth, dropout are read (gpu_check runs without pydantic)
     from brain_brr.config import ModelConfig
@@ -111,12 +112,10 @@ def save_detector(model_dir: str | Path, model: nn.Module, config: dict[str, Any
     model_dir.mkdir(parents=True, exist_ok=True)
     module = model.module if hasattr(model, "module") else model  # unwrap DDP
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
-    tmp = model_dir / f".model.pt.tmp-{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, model_dir / "model.pt")
-    tmp = model_dir / f".config.json.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(config, indent=2, default=str) + "\n")
-    os.replace(tmp, model_dir / "config.json")
+    with atomic_path(model_dir / "model.pt") as tmp:
+        torch.save(state, tmp)
+    with atomic_path(model_dir / "config.json") as tmp:
+        tmp.write_text(json.dumps(config, indent=2, default=str) + "\n")
 
 
 def load_detector(model_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -133,7 +132,11 @@ def load_detector(model_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     from brain_brr.config import ModelConfig
 
     data = config["data"]
-    model = build_detector(ModelConfig(**config["model"]), int(data["sampling_rate"]), int(config["label_rate"]), int(data["window_s"]))
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        model = build_detector(ModelConfig(**config["model"]), int(data["sampling_rate"]), int(config["label_rate"]), int(data["window_s"]))
+        model.load_state_dict(safe_load(weights))
+    except (ValueError, KeyError, RuntimeError) as exc:  # pydantic's ValidationError is a ValueError
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{model_dir}: model.pt and config.json do not fit together ({first}); retrain with `brain-brr train`") from None
     model.eval()
     return model, config
