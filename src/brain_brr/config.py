@@ -230,7 +230,7 @@ def _unknown_key_message(loc: str) -> str:
     return f"params: unknown key '{loc}': {hint}"
 
 
-def _format_errors(err: ValidationError, raw: dict[str, Any]) -> list[str]:
+def _format_errors(err: ValidationError) -> list[str]:
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith(("function-", "float", "literal")))
@@ -259,7 +259,7 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError([f"{source}: {line.removeprefix('params: ')}" for line in _format_errors(err, raw)]) from None
+        raise ConfigError([f"{source}: {line.removeprefix('params: ')}" for line in _format_errors(err)]) from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

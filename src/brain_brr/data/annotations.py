@@ -185,7 +185,6 @@ def write_csv_bi(
     *,
     with_bckg: bool = True,
     label: str = "seiz",
-    confidences: list[float] | None = None,
     montage_file: str = "nedc_eas_default_montage.txt",
 ) -> None:
     """Write NEDC's term-based format (``csv_v1.0.0``), atomically."""
@@ -198,12 +197,11 @@ def write_csv_bi(
         "#",
         "channel,start_time,stop_time,label,confidence",
     ]
-    conf = confidences or [1.0] * len(intervals)
     t = 0.0
-    for (s, e), c in zip(sorted(intervals), conf):
+    for s, e in sorted(intervals):
         if with_bckg and s > t:
             lines.append(f"TERM,{t:.4f},{s:.4f},bckg,1.0000")
-        lines.append(f"TERM,{s:.4f},{e:.4f},{label},{c:.4f}")
+        lines.append(f"TERM,{s:.4f},{e:.4f},{label},1.0000")
         t = e
     if with_bckg and duration > t:
         lines.append(f"TERM,{t:.4f},{duration:.4f},bckg,1.0000")

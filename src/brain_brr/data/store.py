@@ -83,7 +83,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in md.items() if not k.startswith(b"ARROW")}
 
 
-def _decode(table: pa.Table, fs: int, stride_s: int, label_rate: int) -> tuple[np.ndarray, np.ndarray]:
+def _decode(table: pa.Table, fs: int, stride_s: int) -> tuple[np.ndarray, np.ndarray]:
     seg_samples = stride_s * fs
     raw = b"".join(table.column("signal").to_pylist())
     blocks = np.frombuffer(raw, dtype=np.float16).reshape(table.num_rows, N_CHANNELS, seg_samples)
@@ -92,20 +92,14 @@ def _decode(table: pa.Table, fs: int, stride_s: int, label_rate: int) -> tuple[n
     return signal, labels
 
 
-def read_recording(path: str | Path, *, trim: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
-    """Whole recording: ``(signal float16 (19, n), labels uint8 (n_steps,), metadata)``.
-
-    With ``trim`` the zero padding of the last segment is removed.
-    """
+def read_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+    """Whole recording without the last segment's zero padding: ``(signal float16 (19, n), labels uint8 (n_steps,), metadata)``."""
     meta = read_metadata(path)
     fs, stride_s, label_rate = int(meta["fs"]), int(meta["stride_s"]), int(meta["label_rate"])
     table = pq.read_table(path, columns=["signal", "labels"])
-    signal, labels = _decode(table, fs, stride_s, label_rate)
-    if trim:
-        n = int(meta["n_samples"])
-        signal = signal[:, :n]
-        labels = labels[: -(-n * label_rate // fs)]
-    return signal, labels, meta
+    signal, labels = _decode(table, fs, stride_s)
+    n = int(meta["n_samples"])
+    return signal[:, :n], labels[: -(-n * label_rate // fs)], meta
 
 
 def write_table_atomic(table: pa.Table, path: str | Path) -> None:
