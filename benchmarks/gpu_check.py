@@ -47,7 +47,7 @@ def build_store(root: Path, recordings: int = 8, minutes: float = 30.0) -> Windo
     return WindowDataset(root / "data" / "processed", "train", DATA_CFG, signal_dtype=signal_dtype)
 
 
-def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_size: int, workers: int, warmup: int = 5) -> dict:
+def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_size: int, workers: int, warmup: int = 5, pin: bool = True) -> dict:
     """Windows/s of fwd+bwd+AdamW steps fed by the balanced loader, and the share of time spent waiting for data.
 
     Two epochs over persistent workers, as the train stage runs them: the first starts with
@@ -59,7 +59,7 @@ def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     sampler = BalancedBatchSampler(ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=batch_size, steps=steps + warmup, seed=0)
     cuda = device.type == "cuda"
-    loader = DataLoader(ds, sampler=sampler, batch_size=None, num_workers=workers, pin_memory=cuda, persistent_workers=workers > 0)
+    loader = DataLoader(ds, sampler=sampler, batch_size=None, num_workers=workers, pin_memory=cuda and pin, persistent_workers=workers > 0)
     epochs = []
     for epoch in range(2):
         sampler.set_epoch(epoch)
@@ -116,6 +116,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    ap.add_argument("--no-pin", action="store_true", help="hand batches to the GPU from shared memory, without the pin-memory thread")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     result = {
@@ -135,7 +136,8 @@ def main() -> int:
         print(f"[GPU-CHECK] synthetic store: {len(ds)} train windows in {result['store_build_s']} s", flush=True)
         runs = []
         for batch_size in sorted({args.batch_size, 4 * args.batch_size}):
-            r = time_training(ds, device, steps=args.steps, batch_size=batch_size, workers=args.workers)
+            r = time_training(ds, device, steps=args.steps, batch_size=batch_size, workers=args.workers, pin=not args.no_pin)
+            r["pin_memory"] = not args.no_pin
             r["compute_only_windows_per_s"] = compute_only(device, batch_size)
             runs.append(r)
             print(f"[GPU-CHECK] batch {batch_size}, {args.workers} workers: {r['windows_per_s']:.0f} windows/s, data wait {r['data_wait_fraction']:.0%}, "
