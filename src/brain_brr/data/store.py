@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from brain_brr.atomic import atomic_path
 from brain_brr.data.channels import N_CHANNELS
+from brain_brr.data.windows import n_label_steps
 
 SCHEMA = pa.schema([("seg", pa.int32()), ("signal", pa.binary()), ("labels", pa.binary())])
 
@@ -99,7 +100,7 @@ def read_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, 
     table = pq.read_table(path, columns=["signal", "labels"])
     signal, labels = _decode(table, fs, stride_s)
     n = int(meta["n_samples"])
-    return signal[:, :n], labels[: -(-n * label_rate // fs)], meta
+    return signal[:, :n], labels[: n_label_steps(n, fs, label_rate)], meta
 
 
 def write_table_atomic(table: pa.Table, path: str | Path) -> None:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from brain_brr.data.windows import n_label_steps
+
 SMOOTH_S = 5.0
 
 
 def line_length_score(signal: np.ndarray, fs: int, label_rate: int) -> np.ndarray:
     """Score per label step, shape ``(ceil(n * label_rate / fs),)``, for ``signal`` ``(19, n)``."""
     factor = fs // label_rate
-    n_steps = -(-signal.shape[1] // factor)
+    n_steps = n_label_steps(signal.shape[1], fs, label_rate)
     x = np.zeros((signal.shape[0], n_steps * factor + 1), dtype=np.float32)
     x[:, : signal.shape[1]] = signal
     x[:, signal.shape[1] :] = signal[:, -1:] if signal.shape[1] else 0  # padding adds no line length

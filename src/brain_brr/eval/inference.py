@@ -20,6 +20,7 @@ import torch
 
 from brain_brr.data.channels import N_CHANNELS
 from brain_brr.data.store import read_recording
+from brain_brr.data.windows import n_label_steps
 from brain_brr.errors import ConfigError, InputError
 
 
@@ -49,7 +50,7 @@ def infer_recording(
     if signal.ndim != 2 or signal.shape[0] != N_CHANNELS:
         raise ValueError(f"signal must be ({N_CHANNELS}, n_samples), got {signal.shape}")
     factor = fs // label_rate
-    n_steps = -(-signal.shape[1] // factor)
+    n_steps = n_label_steps(signal.shape[1], fs, label_rate)
     win_steps = int(round(window_s * label_rate))
     hop_steps = max(1, int(round((hop_s if hop_s is not None else window_s / 2) * label_rate)))
     padded_steps = max(n_steps, win_steps)
