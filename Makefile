@@ -1,9 +1,10 @@
 # `make repro`: install into .venv and run the whole DVC pipeline on the embedded synthetic corpus.
 # `make test`:  install into .venv and run the test suite.
+# `make lint`:  ruff (lint and format check), as CI runs it.
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install repro test bench ui
+.PHONY: install repro test lint bench ui
 
 $(BIN)/brain-brr: pyproject.toml scripts/install.sh
 	bash scripts/install.sh
@@ -16,6 +17,10 @@ repro: install
 
 test: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_ingest.py

@@ -30,6 +30,7 @@ TARGET_X_REALTIME = 2000.0
 TARGET_VS_MNE = 3.0
 TARGET_MB_PER_HOUR = 40.0
 MEMORY_TOLERANCE = 0.15  # 4x corpus peak RSS within 15% of the 1x one
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> str:
@@ -42,14 +43,18 @@ def machine() -> str:
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}; {os.cpu_count()} logical cores ({usable} usable); Python {platform.python_version()}; {platform.system()} {platform.release()}"
+    return (
+        f"{model}; {os.cpu_count()} logical cores ({usable} usable); Python "
+        f"{platform.python_version()}; {platform.system()} {platform.release()}"
+    )
 
 
 def make_corpus(root: Path, hours: float) -> None:
+    from brain_brr.config import SynthConfig
     from brain_brr.data.synth import run_synth
 
     # Three patients (one per split); synth spreads each patient's minutes over sessions/recordings.
-    run_synth(root, patients=3, minutes=60.0 * hours / 3, seed=0, seizure_fraction=0.08)
+    run_synth(root, SynthConfig(patients=3, minutes=60.0 * hours / 3, seed=0, seizure_fraction=0.08))
 
 
 def make_long_recording(root: Path, minutes: float = 60.0, fs: int = 250) -> None:
@@ -63,7 +68,9 @@ def make_long_recording(root: Path, minutes: float = 60.0, fs: int = 250) -> Non
     rng = np.random.default_rng(0)
     n, seconds = int(minutes * 60 * fs), int(minutes * 60)
     labels = [f"EEG {c}-REF" for c in CHANNELS] + ["EEG EKG1-REF", "PHOTIC-REF", "IBI", "BURSTS"]
-    signals = [np.cumsum(rng.standard_normal(n)) * 0.5 + 20 * rng.standard_normal(n) for _ in range(21)] + [np.zeros(seconds)] * 2
+    signals = [np.cumsum(rng.standard_normal(n)) * 0.5 + 20 * rng.standard_normal(n) for _ in range(21)] + [
+        np.zeros(seconds)
+    ] * 2
     edf = root / "edf" / "train" / "longlong" / "s001_2020" / "01_tcp_ar" / "longlong_s001_t000.edf"
     write_edf(edf, signals, labels, [fs] * 21 + [1, 1])
     write_csv_bi(edf.with_suffix(".csv_bi"), [(600.0, 660.0)], seconds)
@@ -126,7 +133,7 @@ def time_chains(root: Path, work: Path, repeats: int = 2, warm_up: bool = True) 
 
 
 def stage_run(root: Path, work: Path, name: str, workers: int) -> dict[str, float]:
-    """Run ``brain-brr ingest`` in a subprocess of a fresh wrapper; wall time and peak RSS of its children."""
+    """Run ``stages/ingest.py`` in a subprocess of a fresh wrapper; wall time and peak RSS of its children."""
     run_dir = work / name
     run_dir.mkdir(parents=True, exist_ok=True)
     params = run_dir / "params.yaml"
@@ -134,18 +141,28 @@ def stage_run(root: Path, work: Path, name: str, workers: int) -> dict[str, floa
     wrapper = (
         "import json, resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
-        f"rc = subprocess.run([sys.executable, '-m', 'brain_brr', 'ingest', '--params', {str(params)!r}], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+        f"rc = subprocess.run([sys.executable, {str(ROOT / 'stages' / 'ingest.py')!r}, '--params', "
+        f"{str(params)!r}], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
         "print(json.dumps({'rc': rc, 'wall_s': time.perf_counter() - t, 'maxrss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))\n"
     )
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{run_dir / 'mlflow.db'}"}
     env.pop("DVC_ROOT", None)
-    out = subprocess.run([sys.executable, "-c", wrapper], cwd=run_dir, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper], cwd=run_dir, env=env, capture_output=True, text=True, check=True
+    )
     res = json.loads(out.stdout.strip().splitlines()[-1])
     if res["rc"] != 0:
         raise SystemExit(f"ingest on {root} exited {res['rc']}; see {run_dir}")
     import pyarrow.parquet as pq
 
-    res["hours"] = sum(pq.read_table(run_dir / "processed" / "recordings.parquet", columns=["duration_s"]).column("duration_s").to_pylist()) / 3600
+    res["hours"] = (
+        sum(
+            pq.read_table(run_dir / "processed" / "recordings.parquet", columns=["duration_s"])
+            .column("duration_s")
+            .to_pylist()
+        )
+        / 3600
+    )
     return res
 
 
@@ -172,28 +189,47 @@ def main() -> int:
         x_rt = 3600 / sec_per_hour
         vs_mne = chains["mne_s"] / chains["ours_s"]
         mb_per_hour = chains["bytes"] / 1e6 / chains["hours"]
-        print(f"\ncorpus 1x: {chains['n']} recordings, {chains['hours']:.2f} EEG-hours (synth: 250/256/400/512 Hz, extra and 1 Hz channels)")
+        print(
+            f"\ncorpus 1x: {chains['n']} recordings, {chains['hours']:.2f} "
+            "EEG-hours (synth: 250/256/400/512 Hz, extra and 1 Hz channels)"
+        )
         print("per core (one process, recordings in sequence, imports warm):")
-        print(f"  ours  (read EEG channels, resample_poly, one SOS filtfilt, normalise, store): {chains['ours_s']:.2f} s = {sec_per_hour:.2f} s per EEG-hour = {1 / sec_per_hour:.3f} EEG-h/s = {x_rt:,.0f}x real time")
-        print(f"  plain MNE (read all channels, filter, notch_filter, resample):               {chains['mne_s']:.2f} s = {chains['mne_s'] / chains['hours']:.2f} s per EEG-hour = {3600 * chains['hours'] / chains['mne_s']:,.0f}x real time")
+        print(
+            f"  ours  (read EEG channels, resample_poly, one SOS filtfilt, normalise, store): {chains['ours_s']:.2f} "
+            f"s = {sec_per_hour:.2f} s per EEG-hour = {1 / sec_per_hour:.3f} EEG-h/s = {x_rt:,.0f}x real time"
+        )
+        print(
+            f"  plain MNE (read all channels, filter, notch_filter, resample):               {chains['mne_s']:.2f} s = "
+            f"{chains['mne_s'] / chains['hours']:.2f} s per EEG-hour = {3600 * chains['hours'] / chains['mne_s']:,.0f}x real time"
+        )
         print(f"  speed-up over plain MNE: {vs_mne:.1f}x")
-        print(f"  disk: {chains['bytes'] / 1e6:.1f} MB of segments = {mb_per_hour:.1f} MB per EEG-hour (19 ch x 256 Hz, float16 + zstd)")
+        print(
+            f"  disk: {chains['bytes'] / 1e6:.1f} MB of segments = "
+            f"{mb_per_hour:.1f} MB per EEG-hour (19 ch x 256 Hz, float16 + zstd)"
+        )
         long_chains = time_chains(long_.resolve(), work / "long-run", repeats=2, warm_up=False)
-        print(f"one 60-min recording at 250 Hz (TUSZ-like length): ours {long_chains['ours_s']:.2f} s ({3600 * long_chains['hours'] / long_chains['ours_s']:,.0f}x real time), plain MNE {long_chains['mne_s']:.2f} s: {long_chains['mne_s'] / long_chains['ours_s']:.1f}x")
+        print(
+            f"one 60-min recording at 250 Hz (TUSZ-like length): ours {long_chains['ours_s']:.2f} s ({3600 * long_chains['hours'] / long_chains['ours_s']:,.0f}x "
+            f"real time), plain MNE {long_chains['mne_s']:.2f} s: {long_chains['mne_s'] / long_chains['ours_s']:.1f}x"
+        )
 
         s1 = stage_run(c1.resolve(), work, "stage1x", workers=1)
         s4 = stage_run(c4.resolve(), work, "stage4x", workers=1)
         s4w = stage_run(c4.resolve(), work, "stage4x-w2", workers=2)
-        print("\nwhole stage (`brain-brr ingest`, subprocess, includes interpreter start, imports and MLflow):")
+        print("\nwhole stage (`python stages/ingest.py`, subprocess, includes interpreter start, imports and MLflow):")
         for name, s, w in (("1x", s1, 1), ("4x", s4, 1), ("4x", s4w, 2)):
-            print(f"  {name} workers={w}: {s['hours']:.2f} EEG-h in {s['wall_s']:.2f} s ({3600 * s['hours'] / s['wall_s'] / w:,.0f}x real time per core), peak RSS {s['maxrss_kb'] / 1024:.0f} MB")
+            print(
+                f"  {name} workers={w}: {s['hours']:.2f} EEG-h in {s['wall_s']:.2f} s "
+                f"({3600 * s['hours'] / s['wall_s'] / w:,.0f}x real time per core), peak RSS {s['maxrss_kb'] / 1024:.0f} MB"
+            )
         mem_ratio = s4["maxrss_kb"] / s1["maxrss_kb"]
 
         checks = {
             f">= {TARGET_X_REALTIME:,.0f}x real time per core": x_rt >= TARGET_X_REALTIME,
             f">= {TARGET_VS_MNE:g}x the plain MNE chain": vs_mne >= TARGET_VS_MNE,
             f"<= {TARGET_MB_PER_HOUR:g} MB per EEG-hour": mb_per_hour <= TARGET_MB_PER_HOUR,
-            f"peak RSS 4x / 1x = {mem_ratio:.2f} (within {MEMORY_TOLERANCE:.0%})": abs(mem_ratio - 1) <= MEMORY_TOLERANCE,
+            f"peak RSS 4x / 1x = {mem_ratio:.2f} (within {MEMORY_TOLERANCE:.0%})": abs(mem_ratio - 1)
+            <= MEMORY_TOLERANCE,
         }
         print("\ntargets:")
         for name, ok in checks.items():

@@ -32,8 +32,14 @@ from brain_brr.train.loop import keep_freed_memory  # noqa: E402
 
 def loader_throughput(ds: WindowDataset, workers: int, n_windows: int = 4000, batch_size: int = 32) -> float:
     """Windows/s per worker of balanced random access (cache warmed by one pass first)."""
-    sampler = BalancedBatchSampler(ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=batch_size,
-                                   steps=n_windows // batch_size, seed=1)
+    sampler = BalancedBatchSampler(
+        ds.is_pos,
+        target_pos_fraction=0.5,
+        min_pos_per_batch=2,
+        batch_size=batch_size,
+        steps=n_windows // batch_size,
+        seed=1,
+    )
     if workers == 0:
         for b in sampler:  # warm the cache as a long-running worker would be
             ds[b]
@@ -47,17 +53,32 @@ def index_startup_per_1000(tmp: Path, n_rec: int = 1000, windows_per_rec: int = 
     """Seconds to open the window index of 1,000 one-hour recordings (tables only, no signal)."""
     root = tmp / "index"
     rec_ids = [f"p{i:05d}_s001_t000" for i in range(n_rec)]
-    write_table_atomic(pa.table({
-        "rec_id": rec_ids, "split": ["train"] * n_rec, "segment_file": [f"segments/train/{r}.parquet" for r in rec_ids],
-        "duration_s": np.full(n_rec, 3600.0), "seizure_s": np.full(n_rec, 280.0),
-    }), root / "recordings.parquet")
+    write_table_atomic(
+        pa.table(
+            {
+                "rec_id": rec_ids,
+                "split": ["train"] * n_rec,
+                "segment_file": [f"segments/train/{r}.parquet" for r in rec_ids],
+                "duration_s": np.full(n_rec, 3600.0),
+                "seizure_s": np.full(n_rec, 280.0),
+            }
+        ),
+        root / "recordings.parquet",
+    )
     rng = np.random.default_rng(0)
     n = n_rec * windows_per_rec
-    write_table_atomic(pa.table({
-        "rec_id": np.repeat(rec_ids, windows_per_rec), "split": np.full(n, "train"),
-        "seg0": np.tile(np.arange(windows_per_rec, dtype=np.int32), n_rec),
-        "seizure_frac": rng.random(n, dtype=np.float32) * (rng.random(n) < 0.1), "is_pos": rng.random(n) < 0.1,
-    }), root / "windows.parquet")
+    write_table_atomic(
+        pa.table(
+            {
+                "rec_id": np.repeat(rec_ids, windows_per_rec),
+                "split": np.full(n, "train"),
+                "seg0": np.tile(np.arange(windows_per_rec, dtype=np.int32), n_rec),
+                "seizure_frac": rng.random(n, dtype=np.float32) * (rng.random(n) < 0.1),
+                "is_pos": rng.random(n) < 0.1,
+            }
+        ),
+        root / "windows.parquet",
+    )
     t = time.perf_counter()
     ds = WindowDataset(root, "train", DATA_CFG)
     BalancedBatchSampler(ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=32, steps=100, seed=0)
@@ -67,24 +88,37 @@ def index_startup_per_1000(tmp: Path, n_rec: int = 1000, windows_per_rec: int = 
 def main() -> int:
     keep_freed_memory()  # as the train stage does
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))))
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"GPU: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
+    print(
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"GPU: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()
         ds = build_store(tmp, recordings=6, minutes=30.0)
         print(f"synthetic store: {len(ds)} train windows (60 s, 256 Hz) built in {time.perf_counter() - t:.1f} s")
         for workers in (0, 2):
-            print(f"loader, balanced random access, {workers} workers: {loader_throughput(ds, workers):,.0f} windows/s per worker")
+            print(
+                f"loader, balanced random access, {workers} workers: "
+                f"{loader_throughput(ds, workers):,.0f} windows/s per worker"
+            )
         print(f"index start-up: {index_startup_per_1000(tmp):.2f} s per 1,000 recordings (355 windows each)")
         devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
         for device in devices:
             for workers in (0, 2):
-                r = time_training(ds, device, steps=8 if device.type == "cpu" else 40, batch_size=32, workers=workers, warmup=2)
-                print(f"training on {device.type}{' (bf16)' if device.type == 'cuda' else ''}, batch 32, {workers} workers: "
-                      f"{r['windows_per_s']:.0f} windows/s, data wait {r['data_wait_fraction']:.0%} of step time")
-            print(f"training on {device.type}, compute only (resident batch 32): {compute_only(device, 32, steps=5 if device.type == 'cpu' else 20):.0f} windows/s")
+                r = time_training(
+                    ds, device, steps=8 if device.type == "cpu" else 40, batch_size=32, workers=workers, warmup=2
+                )
+                print(
+                    f"training on {device.type}{' (bf16)' if device.type == 'cuda' else ''}, "
+                    f"batch 32, {workers} workers: "
+                    f"{r['windows_per_s']:.0f} windows/s, data wait {r['data_wait_fraction']:.0%} of step time"
+                )
+            print(
+                f"training on {device.type}, compute only (resident batch 32): "
+                f"{compute_only(device, 32, steps=5 if device.type == 'cpu' else 20):.0f} windows/s"
+            )
     return 0
 
 

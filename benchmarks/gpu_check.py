@@ -40,14 +40,32 @@ MODEL_CFG = SimpleNamespace(width=32, depth=4, dropout=0.1)  # params.yaml defau
 
 def build_store(root: Path, recordings: int = 8, minutes: float = 30.0) -> WindowDataset:
     """Default-rate synthetic train split (~8% seizure time) and its dataset."""
-    make_processed(root, recordings={"train": recordings, "dev": 1}, minutes=minutes, seizures_per_rec=2, seizure_s=minutes * 60 * 0.04,
-                   fs=FS, window_s=WINDOW_S, stride_s=STRIDE_S, label_rate=LABEL_RATE)
+    make_processed(
+        root,
+        recordings={"train": recordings, "dev": 1},
+        minutes=minutes,
+        seizures_per_rec=2,
+        seizure_s=minutes * 60 * 0.04,
+        fs=FS,
+        window_s=WINDOW_S,
+        stride_s=STRIDE_S,
+        label_rate=LABEL_RATE,
+    )
     # As the train stage does on CUDA: float16 from the workers, converted on the GPU.
     signal_dtype = torch.float16 if torch.cuda.is_available() else torch.float32
     return WindowDataset(root / "data" / "processed", "train", DATA_CFG, signal_dtype=signal_dtype)
 
 
-def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_size: int, workers: int, warmup: int = 5, pin: bool = True) -> dict:
+def time_training(
+    ds: WindowDataset,
+    device: torch.device,
+    *,
+    steps: int,
+    batch_size: int,
+    workers: int,
+    warmup: int = 5,
+    pin: bool = True,
+) -> dict:
     """Windows/s of fwd+bwd+AdamW steps fed by the balanced loader, and the share of time spent waiting for data.
 
     Two epochs over persistent workers, as the train stage runs them: the first starts with
@@ -57,9 +75,18 @@ def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_
     torch.manual_seed(0)
     model = build_detector(MODEL_CFG, FS, LABEL_RATE, WINDOW_S).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    sampler = BalancedBatchSampler(ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=batch_size, steps=steps + warmup, seed=0)
+    sampler = BalancedBatchSampler(
+        ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=batch_size, steps=steps + warmup, seed=0
+    )
     cuda = device.type == "cuda"
-    loader = DataLoader(ds, sampler=sampler, batch_size=None, num_workers=workers, pin_memory=cuda and pin, persistent_workers=workers > 0)
+    loader = DataLoader(
+        ds,
+        sampler=sampler,
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=cuda and pin,
+        persistent_workers=workers > 0,
+    )
     epochs = []
     for epoch in range(2):
         sampler.set_epoch(epoch)
@@ -83,9 +110,17 @@ def time_training(ds: WindowDataset, device: torch.device, *, steps: int, batch_
         epochs.append((wait, busy))
     (cold_wait, cold_busy), (wait, busy) = epochs
     total, cold_total = wait + busy, cold_wait + cold_busy
-    return {"windows_per_s": steps * batch_size / total, "data_wait_fraction": wait / total, "step_ms": 1000 * total / steps,
-            "cold_windows_per_s": steps * batch_size / cold_total, "cold_data_wait_fraction": cold_wait / cold_total,
-            "batch_size": batch_size, "workers": workers, "steps": steps, "final_loss": loss.item()}
+    return {
+        "windows_per_s": steps * batch_size / total,
+        "data_wait_fraction": wait / total,
+        "step_ms": 1000 * total / steps,
+        "cold_windows_per_s": steps * batch_size / cold_total,
+        "cold_data_wait_fraction": cold_wait / cold_total,
+        "batch_size": batch_size,
+        "workers": workers,
+        "steps": steps,
+        "final_loss": loss.item(),
+    }
 
 
 def compute_only(device: torch.device, batch_size: int, steps: int = 20) -> float:
@@ -116,7 +151,11 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
-    ap.add_argument("--no-pin", action="store_true", help="hand batches to the GPU from shared memory, without the pin-memory thread")
+    ap.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="hand batches to the GPU from shared memory, without the pin-memory thread",
+    )
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     result = {
@@ -127,7 +166,10 @@ def main() -> int:
         "python": platform.python_version(),
         "bf16_autocast": device.type == "cuda",
     }
-    print(f"[GPU-CHECK] device={device.type} gpu={result['gpu']} torch={torch.__version__} cpus={os.cpu_count()}", flush=True)
+    print(
+        f"[GPU-CHECK] device={device.type} gpu={result['gpu']} torch={torch.__version__} cpus={os.cpu_count()}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         ds = build_store(Path(tmp))
@@ -136,13 +178,20 @@ def main() -> int:
         print(f"[GPU-CHECK] synthetic store: {len(ds)} train windows in {result['store_build_s']} s", flush=True)
         runs = []
         for batch_size in sorted({args.batch_size, 4 * args.batch_size}):
-            r = time_training(ds, device, steps=args.steps, batch_size=batch_size, workers=args.workers, pin=not args.no_pin)
+            r = time_training(
+                ds, device, steps=args.steps, batch_size=batch_size, workers=args.workers, pin=not args.no_pin
+            )
             r["pin_memory"] = not args.no_pin
             r["compute_only_windows_per_s"] = compute_only(device, batch_size)
             runs.append(r)
-            print(f"[GPU-CHECK] batch {batch_size}, {args.workers} workers: {r['windows_per_s']:.0f} windows/s, data wait {r['data_wait_fraction']:.0%}, "
-                  f"step {r['step_ms']:.1f} ms (first epoch, cold caches: {r['cold_windows_per_s']:.0f} windows/s, wait {r['cold_data_wait_fraction']:.0%}); "
-                  f"compute only {r['compute_only_windows_per_s']:.0f} windows/s", flush=True)
+            print(
+                f"[GPU-CHECK] batch {batch_size}, {args.workers} workers: "
+                f"{r['windows_per_s']:.0f} windows/s, data wait {r['data_wait_fraction']:.0%}, "
+                f"step {r['step_ms']:.1f} ms (first epoch, cold caches: "
+                f"{r['cold_windows_per_s']:.0f} windows/s, wait {r['cold_data_wait_fraction']:.0%}); "
+                f"compute only {r['compute_only_windows_per_s']:.0f} windows/s",
+                flush=True,
+            )
     result.update(runs[0])
     result["runs"] = runs
     out = Path(os.environ.get("OUT", "."))

@@ -38,9 +38,23 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
 }
 
 COLUMNS = [
-    "setting", "seed", "exit_code", "wall_s", "pos_weight_used", "val_auroc_first", "val_auroc_best", "eval_auroc",
-    "eval_pr_auc", "sens_at_10fa", "sens_at_1fa", "ovlp_sensitivity", "fa_per_24h", "szcore_f1", "zero_pos_batches",
-    "batch_pos_ratio_mean", "red_flags",
+    "setting",
+    "seed",
+    "exit_code",
+    "wall_s",
+    "pos_weight_used",
+    "val_auroc_first",
+    "val_auroc_best",
+    "eval_auroc",
+    "eval_pr_auc",
+    "sens_at_10fa",
+    "sens_at_1fa",
+    "ovlp_sensitivity",
+    "fa_per_24h",
+    "szcore_f1",
+    "zero_pos_batches",
+    "batch_pos_ratio_mean",
+    "red_flags",
 ]
 
 
@@ -108,18 +122,27 @@ def _fmt(values: list[float], digits: int = 3) -> str:
 
 def table(rows: list[dict]) -> str:
     metrics = [
-        ("val AUROC first", "val_auroc_first", 3), ("val AUROC best", "val_auroc_best", 3), ("eval AUROC", "eval_auroc", 3),
-        ("sens @10 FA/24h", "sens_at_10fa", 2), ("sens @1 FA/24h", "sens_at_1fa", 2), ("FA/24h at default thr.", "fa_per_24h", 1),
+        ("val AUROC first", "val_auroc_first", 3),
+        ("val AUROC best", "val_auroc_best", 3),
+        ("eval AUROC", "eval_auroc", 3),
+        ("sens @10 FA/24h", "sens_at_10fa", 2),
+        ("sens @1 FA/24h", "sens_at_1fa", 2),
+        ("FA/24h at default thr.", "fa_per_24h", 1),
         ("zero-pos batches", "zero_pos_batches", 0),
     ]
-    lines = ["| setting | seeds | " + " | ".join(m[0] for m in metrics) + " | red flags |", "|---" * (len(metrics) + 3) + "|"]
+    lines = [
+        "| setting | seeds | " + " | ".join(m[0] for m in metrics) + " | red flags |",
+        "|---" * (len(metrics) + 3) + "|",
+    ]
     for setting, (label, _) in SETTINGS.items():
         cells = [r for r in rows if r["setting"] == setting and str(r["exit_code"]) == "0"]
         if not cells:
             continue
         vals = [_fmt([float(r[key]) for r in cells if r[key] not in ("", None)], d) for _, key, d in metrics]
         flags = sorted({f for r in cells for f in str(r["red_flags"]).split(";") if f})
-        lines.append(f"| {setting}: {label} | {len(cells)} | " + " | ".join(vals) + f" | {', '.join(flags) or 'none'} |")
+        lines.append(
+            f"| {setting}: {label} | {len(cells)} | " + " | ".join(vals) + f" | {', '.join(flags) or 'none'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -138,7 +161,11 @@ def main() -> int:
                     continue
                 row = run_cell(setting, seed)
                 append_result(results, row)
-                print(f"[ABLATION] {setting} seed {seed}: " + ", ".join(f"{k}={row.get(k)}" for k in ("eval_auroc", "sens_at_10fa", "red_flags")), flush=True)
+                print(
+                    f"[ABLATION] {setting} seed {seed}: "
+                    + ", ".join(f"{k}={row.get(k)}" for k in ("eval_auroc", "sens_at_10fa", "red_flags")),
+                    flush=True,
+                )
     md = table(read_results(results))
     (OUT / "table.md").write_text(md)
     print(md)

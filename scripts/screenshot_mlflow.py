@@ -30,7 +30,12 @@ def main() -> None:
     exp = client.get_experiment_by_name(args.experiment)
     if exp is None:
         raise SystemExit(f"no MLflow experiment '{args.experiment}' in {uri}: run `dvc repro` first")
-    runs = client.search_runs([exp.experiment_id], filter_string="tags.`dvc.stage` = 'train'", order_by=["attributes.start_time DESC"], max_results=args.runs)
+    runs = client.search_runs(
+        [exp.experiment_id],
+        filter_string="tags.`dvc.stage` = 'train'",
+        order_by=["attributes.start_time DESC"],
+        max_results=args.runs,
+    )
     if len(runs) < 2:
         raise SystemExit(f"need at least 2 training runs to compare, found {len(runs)}: run a few `dvc exp run` first")
     ids = [r.info.run_id for r in runs]

@@ -1,18 +1,61 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder, and the way tests run a stage file."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import shutil
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@functools.cache
+def stage(name: str) -> ModuleType:
+    """The module ``stages/<name>.py`` (what `dvc repro` runs), imported once per session."""
+    spec = importlib.util.spec_from_file_location(f"stages_{name}", REPO / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_stage(name: str, params: Any, **kwargs: Any) -> None:
+    """``stages/<name>.py``'s ``run(params)``: raises what the stage raises (RedFlagStop, InputError)."""
+    stage(name).run(params, **kwargs)
+
+
+def stage_main(name: str, *argv: str) -> int:
+    """``python stages/<name>.py ARGV`` in this process; returns the exit code."""
+    return stage(name).main(list(argv))
+
+
+def write_params(path: Path, params: Any) -> Path:
+    """A params.yaml for ``--params`` from a Params object or a raw mapping."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(params.model_dump() if hasattr(params, "model_dump") else params))
+    return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory) -> Path:
+    """An empty MLflow sqlite store with its schema migrated once; tests copy it (migrations take seconds)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts"))
+    return folder / "mlflow.db"
+
+
 @pytest.fixture
-def mlflow_store(tmp_path, monkeypatch) -> str:
+def mlflow_store(tmp_path, monkeypatch, mlflow_template) -> str:
     """A fresh sqlite MLflow store for one test, with cwd (hence repo_root()) at tmp_path; returns its URI."""
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)

@@ -5,9 +5,8 @@ from brain_brr.errors import ConfigError
 from tests.conftest import REPO
 
 
-def test_repository_params_are_valid_and_all_defences_hold():
-    params = load_params(REPO / "params.yaml")
-    assert all(ok for ok, _ in params.defences().values())
+def test_repository_params_are_valid():
+    load_params(REPO / "params.yaml")
 
 
 @pytest.mark.parametrize(
@@ -32,23 +31,3 @@ def test_pos_weight_forms():
     assert parse_params({"pos_weight": 3}).pos_weight == 3.0
     assert parse_params({"pos_weight": None}).pos_weight == "none"
     assert parse_params({"pos_weight": "AUTO"}).pos_weight == "auto"
-
-
-def test_double_count_guard_in_verdict():
-    p = parse_params({"focal_alpha": 0.25})
-    verdict = p.defences()
-    assert not verdict["focal_loss"][0]
-    assert not p.pos_weight_reaches_loss()
-    assert parse_params({"loss": "bce"}).pos_weight_reaches_loss()
-
-
-def test_check_command_exit_codes(tmp_path, capsys):
-    from brain_brr.cli import main
-
-    assert main(["check", "--params", str(REPO / "params.yaml")]) == 0
-    bad = tmp_path / "p.yaml"
-    bad.write_text("use_balanced_sampling: false\n")
-    assert main(["check", "--params", str(bad)]) == 1
-    bad.write_text("focal_alfa: 0.5\n")
-    assert main(["check", "--params", str(bad)]) == 2
-    assert "did you mean 'focal_alpha'" in capsys.readouterr().err

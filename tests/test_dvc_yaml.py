@@ -1,4 +1,4 @@
-"""dvc.yaml tells the truth: each stage depends on the code it runs and lists the params it reads."""
+"""dvc.yaml tells the truth: each stage runs its own file, depends on exactly the code it runs, lists its params."""
 
 from __future__ import annotations
 
@@ -11,13 +11,7 @@ import yaml
 from tests.conftest import REPO
 
 SRC = REPO / "src"
-STAGE_MODULES = {
-    "synth": "brain_brr/data/synth.py",
-    "ingest": "brain_brr/data/ingest.py",
-    "stats": "brain_brr/data/stats.py",
-    "train": "brain_brr/train/loop.py",
-    "evaluate": "brain_brr/eval/evaluate.py",
-}
+STAGES = REPO / "stages"
 # Modules whose changes cannot change a stage's outputs (messages, progress bars, package markers).
 NEUTRAL = {"brain_brr/__init__.py", "brain_brr/errors.py", "brain_brr/progress.py"}
 
@@ -26,26 +20,40 @@ def _stages() -> dict:
     return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
-def _project_imports(entry: str) -> set[str]:
+def _project_imports(stage: str) -> set[str]:
     finder = modulefinder.ModuleFinder(path=[str(SRC)])
-    finder.run_script(str(SRC / entry))
+    finder.run_script(str(STAGES / f"{stage}.py"))
     files = {Path(m.__file__).resolve() for m in finder.modules.values() if m.__file__}
-    return {f.relative_to(SRC).as_posix() for f in files if SRC in f.parents} | {entry}
+    return {f"src/{f.relative_to(SRC).as_posix()}" for f in files if SRC in f.parents and f.name != "__init__.py"}
 
 
-@pytest.mark.parametrize("stage", list(STAGE_MODULES))
-def test_stage_depends_on_every_module_it_imports(stage):
-    deps = [d for d in _stages()[stage]["deps"] if isinstance(d, str) and d.startswith("src/")]
-    covered = lambda f: any(f"src/{f}" == d or f"src/{f}".startswith(d.rstrip("/") + "/") for d in deps)  # noqa: E731
-    missing = sorted(f for f in _project_imports(STAGE_MODULES[stage]) - NEUTRAL if "__init__" not in f and not covered(f))
-    assert not missing, f"dvc.yaml stage '{stage}' lacks deps: {missing}"
+def _expand(dep: str) -> set[str]:
+    path = REPO / dep
+    if path.is_dir():
+        return {
+            f"{dep.rstrip('/')}/{p.relative_to(path).as_posix()}" for p in path.rglob("*.py") if p.name != "__init__.py"
+        }
+    return {dep}
 
 
-def test_every_stage_runs_a_brain_brr_command_and_lists_params_that_exist():
+@pytest.mark.parametrize("stage", list(_stages()))
+def test_stage_deps_are_exactly_the_code_it_runs(stage):
+    deps = [d for d in _stages()[stage]["deps"] if isinstance(d, str) and d.startswith(("src/", "stages/"))]
+    listed = set().union(*(_expand(d) for d in deps))
+    imported = _project_imports(stage) - {f"src/{n}" for n in NEUTRAL}
+    assert f"stages/{stage}.py" in listed, f"dvc.yaml stage '{stage}' does not depend on its own file"
+    assert not imported - listed, f"dvc.yaml stage '{stage}' lacks deps: {sorted(imported - listed)}"
+    assert not listed - imported - {f"stages/{stage}.py"}, (
+        f"dvc.yaml stage '{stage}' depends on code it never runs: {sorted(listed - imported)}"
+    )
+
+
+def test_every_stage_runs_its_own_file_and_lists_params_that_exist():
     from brain_brr.config import Params, _all_keys
 
     keys = set(_all_keys(Params))
+    assert {p.stem for p in STAGES.glob("*.py")} == set(_stages()), "one file in stages/ per DVC stage"
     for name, stage in _stages().items():
-        assert stage["cmd"].startswith(f"brain-brr {name}"), name
+        assert stage["cmd"] == f"python stages/{name}.py", name
         for p in stage.get("params", []):
             assert p in keys, f"stage '{name}' lists unknown param '{p}'"

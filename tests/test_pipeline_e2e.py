@@ -24,7 +24,14 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "synth": {"patients": 6, "minutes": 6, "seed": 1},
-    "train": {"epochs": 2, "steps_per_epoch": 12, "batch_size": 8, "warmup_steps": 4, "max_val_windows": 120, "patience": 2},
+    "train": {
+        "epochs": 2,
+        "steps_per_epoch": 12,
+        "batch_size": 8,
+        "warmup_steps": 4,
+        "max_val_windows": 120,
+        "patience": 2,
+    },
     "model": {"width": 16, "depth": 2},
     "data": {"workers": 1},
     "eval": {"plot_recordings": 1},
@@ -45,23 +52,27 @@ def _run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> s
     env.setdefault("OMP_NUM_THREADS", "1")
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-6000:]}\nSTDERR:\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-6000:]}\nSTDERR:\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def project(tmp_path_factory, mlflow_template) -> Path:
     """A fresh git+DVC repository holding the pipeline, with a tiny corpus configured, reproduced once."""
     root = tmp_path_factory.mktemp("project")
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for folder in ("src", "stages"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((root / "params.yaml").read_text())
     (root / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY), sort_keys=False))
     _run(["git", "init", "-q"], root)
     _run(["git", "config", "user.email", "test@brain-brr.invalid"], root)
     _run(["git", "config", "user.name", "brain-brr test"], root)
     _run(["dvc", "init", "-q"], root)
+    shutil.copy(mlflow_template, root / "mlflow.db")  # an empty store, schema already migrated
     _run(["dvc", "config", "core.analytics", "false"], root)
     _run(["git", "add", "-A"], root)
     _run(["git", "commit", "-qm", "pipeline"], root)
@@ -99,7 +110,10 @@ def test_repro_produces_every_metrics_file(project):
     assert set(ev["szcore"]) >= {"sensitivity", "precision", "f1", "fp_per_24h"}
     assert set(ev["ovlp"]) >= {"sensitivity", "fa_per_24h"}
     report = json.loads((project / "reports/ingest_report.json").read_text())
-    assert report["ingested"] == stats["train"]["n_recordings"] + stats["dev"]["n_recordings"] + stats["eval"]["n_recordings"]
+    assert (
+        report["ingested"]
+        == stats["train"]["n_recordings"] + stats["dev"]["n_recordings"] + stats["eval"]["n_recordings"]
+    )
     assert (project / "models/detector/config.json").is_file()
 
 
@@ -125,11 +139,16 @@ def test_exp_alpha_025_stops_with_red_flag(project):
     assert "[INIT] FOCAL: alpha != 0.5 → disabling pos_weight to avoid double-counting" in out
     assert "[RED FLAG] focal_alpha_not_neutral" in out
     failed = _runs(project, "attributes.status = 'FAILED'")
-    assert any("focal_alpha_not_neutral" in r.data.tags.get("red_flags", "") and r.data.tags.get("dvc.exp_name") for r in failed)
+    assert any(
+        "focal_alpha_not_neutral" in r.data.tags.get("red_flags", "") and r.data.tags.get("dvc.exp_name")
+        for r in failed
+    )
 
 
 def test_exp_balanced_sampling_off_non_strict_completes_as_failed(project):
-    proc = _run(["dvc", "exp", "run", "-S", "use_balanced_sampling=false", "-S", "guards.strict=false"], project, check=False)
+    proc = _run(
+        ["dvc", "exp", "run", "-S", "use_balanced_sampling=false", "-S", "guards.strict=false"], project, check=False
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "[RED FLAG] balanced_sampling_off" in out

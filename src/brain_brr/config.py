@@ -51,25 +51,61 @@ class DataConfig(_Section):
     workers: int = Field(2, ge=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "DataConfig":
+    def _consistent(self) -> DataConfig:
         if self.stride_s > self.window_s:
-            raise ValueError(f"data.stride_s={self.stride_s} is larger than data.window_s={self.window_s}; allowed: stride_s <= window_s")
+            raise ValueError(
+                f"data.stride_s={self.stride_s} is larger than "
+                f"data.window_s={self.window_s}; allowed: stride_s <= window_s"
+            )
         if self.window_s % self.stride_s:
-            raise ValueError(f"data.window_s={self.window_s} is not a multiple of data.stride_s={self.stride_s}; allowed: window_s = k * stride_s")
+            raise ValueError(
+                f"data.window_s={self.window_s} is not a multiple of "
+                f"data.stride_s={self.stride_s}; allowed: window_s = k * stride_s"
+            )
         if self.sampling_rate % self.label_rate:
-            raise ValueError(f"data.label_rate={self.label_rate} does not divide data.sampling_rate={self.sampling_rate}")
+            raise ValueError(
+                f"data.label_rate={self.label_rate} does not divide data.sampling_rate={self.sampling_rate}"
+            )
         if self.bandpass_high >= self.sampling_rate / 2:
-            raise ValueError(f"data.bandpass_high={self.bandpass_high} must be below the Nyquist frequency {self.sampling_rate / 2} of data.sampling_rate")
+            raise ValueError(
+                f"data.bandpass_high={self.bandpass_high} must be below the "
+                f"Nyquist frequency {self.sampling_rate / 2} of data.sampling_rate"
+            )
         if self.bandpass_low >= self.bandpass_high:
-            raise ValueError(f"data.bandpass_low={self.bandpass_low} must be below data.bandpass_high={self.bandpass_high}")
+            raise ValueError(
+                f"data.bandpass_low={self.bandpass_low} must be below data.bandpass_high={self.bandpass_high}"
+            )
         return self
 
 
 class SynthConfig(_Section):
-    patients: int = Field(24, ge=3)
-    minutes: float = Field(60.0, ge=0.5)
-    seizure_fraction: float = Field(0.08, gt=0.0, lt=0.5)
+    """The synthetic corpus: read by the synth stage, and the defaults of ``brain-brr synth``."""
+
+    patients: int = 24
+    minutes: float = 60.0
+    seizure_fraction: float = 0.08
     seed: int = 0
+
+    @field_validator("patients")
+    @classmethod
+    def _patients(cls, v: int) -> int:
+        if v < 3:
+            raise ValueError("must be at least 3 (one patient per split: train, dev, eval)")
+        return v
+
+    @field_validator("minutes")
+    @classmethod
+    def _minutes(cls, v: float) -> float:
+        if not v >= 0.5:
+            raise ValueError("must be at least 0.5 (each patient needs room for a 10 s seizure)")
+        return v
+
+    @field_validator("seizure_fraction")
+    @classmethod
+    def _fraction(cls, v: float) -> float:
+        if not 0.0 < v < 0.5:
+            raise ValueError("must lie strictly between 0 and 0.5 (TUSZ has about 0.08)")
+        return v
 
 
 class SamplerConfig(_Section):
@@ -109,9 +145,11 @@ class EvalConfig(_Section):
     plot_recordings: int = Field(3, ge=0)
 
     @model_validator(mode="after")
-    def _hysteresis(self) -> "EvalConfig":
+    def _hysteresis(self) -> EvalConfig:
         if self.tau_off > self.tau_on:
-            raise ValueError(f"eval.tau_off={self.tau_off} is above eval.tau_on={self.tau_on}; allowed: tau_off <= tau_on")
+            raise ValueError(
+                f"eval.tau_off={self.tau_off} is above eval.tau_on={self.tau_on}; allowed: tau_off <= tau_on"
+            )
         return self
 
 
@@ -158,32 +196,8 @@ class Params(_Section):
         raise ValueError("must be 'auto', 'none' or a positive number")
 
     # ------------------------------------------------------------------ helpers
-    def defences(self) -> dict[str, tuple[bool, str]]:
-        """The three-defence verdict: name -> (holds, one-line explanation)."""
-        focal_ok = self.loss == "focal" and alpha_is_neutral(self.focal_alpha)
-        if self.loss != "focal":
-            focal_msg = f"loss={self.loss}: focal loss is off"
-        elif not focal_ok:
-            focal_msg = f"focal_alpha={self.focal_alpha} != 0.5 (0.25 down-weights seizures)"
-        else:
-            focal_msg = f"focal loss, alpha={self.focal_alpha}, gamma={self.focal_gamma}"
-        sampler_msg = (
-            f"balanced sampler, >= {self.sampler.min_pos_per_batch} positive windows per batch, target {self.sampler.target_pos_fraction:.0%}"
-            if self.use_balanced_sampling
-            else "use_balanced_sampling=false: batches may hold no seizure"
-        )
-        pw_used = self.pos_weight_reaches_loss()
-        if self.pos_weight == "none":
-            pw_msg = "pos_weight=none: no automatic class weighting"
-        elif not pw_used:
-            pw_msg = f"pos_weight={self.pos_weight} disabled by the double-count guard (alpha != 0.5)"
-        else:
-            pw_msg = f"pos_weight={self.pos_weight} passed to the loss"
-        return {
-            "focal_loss": (focal_ok, focal_msg),
-            "balanced_sampling": (self.use_balanced_sampling, sampler_msg),
-            "pos_weight": (pw_used, pw_msg),
-        }
+    def alpha_is_neutral(self) -> bool:
+        return alpha_is_neutral(self.focal_alpha)
 
     def pos_weight_reaches_loss(self) -> bool:
         """pos_weight reaches the loss for BCE, and for focal loss only when alpha is neutral."""
@@ -224,9 +238,13 @@ def _all_keys(model: type[BaseModel], prefix: str = "") -> dict[str, type[BaseMo
 def _unknown_key_message(loc: str) -> str:
     valid = list(_all_keys(Params))
     parent = loc.rsplit(".", 1)[0] + "." if "." in loc else ""
-    siblings = [k for k in valid if k.startswith(parent) and "." not in k[len(parent):]]
-    close = difflib.get_close_matches(loc, siblings, n=1, cutoff=0.5) or difflib.get_close_matches(loc, valid, n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'?" if close else f"valid keys here: {', '.join(s[len(parent):] for s in siblings)}"
+    siblings = [k for k in valid if k.startswith(parent) and "." not in k[len(parent) :]]
+    close = difflib.get_close_matches(loc, siblings, n=1, cutoff=0.5) or difflib.get_close_matches(
+        loc, valid, n=1, cutoff=0.6
+    )
+    hint = (
+        f"did you mean '{close[0]}'?" if close else f"valid keys here: {', '.join(s[len(parent) :] for s in siblings)}"
+    )
     return f"params: unknown key '{loc}': {hint}"
 
 

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from brain_brr.cli import main
 from brain_brr.config import DataConfig
 from brain_brr.data.edf import read_eeg
-from brain_brr.data.ingest import run_ingest
+from tests.conftest import run_stage, stage_main
 from brain_brr.errors import RedFlagStop
 
 from .conftest import EEG_LABELS, eeg, make_params, write_rec
@@ -170,15 +170,14 @@ def ingested(tmp_path_factory):
         mp.setenv("DVC_ROOT", str(tmp))
         mp.chdir(tmp)
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
-        rc = run_ingest(make_params(tmp, max_skipped=0.5, workers=2))
+        run_stage("ingest", make_params(tmp, max_skipped=0.5, workers=2))
         runs = MlflowClient().search_runs([MlflowClient().get_experiment_by_name("brain-brr").experiment_id])
     report = json.loads((tmp / "reports" / "ingest_report.json").read_text())
     recordings = pq.read_table(tmp / "processed" / "recordings.parquet").to_pylist()
-    return {"rc": rc, "report": report, "paths": paths, "recordings": {r["path"]: r for r in recordings}, "runs": runs, "tmp": tmp}
+    return {"report": report, "paths": paths, "recordings": {r["path"]: r for r in recordings}, "runs": runs, "tmp": tmp}
 
 
 def test_corpus_finishes_despite_bad_files(ingested):
-    assert ingested["rc"] == 0
     assert [r.info.status for r in ingested["runs"]] == ["FINISHED"]
     n_skipped = sum(s == "skipped" for _, s, *_ in CASES.values())
     assert len(ingested["report"]["skipped"]) == n_skipped
@@ -247,7 +246,7 @@ def test_all_seizures_past_the_end_raises_all_zero_labels(tmp_path, mlflow_store
     bad = write_rec(root, "train", "p0", "t001")
     _ann(bad, HEADER + "TERM,500,560,seiz,1\n")
     with pytest.raises(RedFlagStop):
-        run_ingest(make_params(tmp_path, max_skipped=0.5))
+        run_stage("ingest", make_params(tmp_path, max_skipped=0.5))
     client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("brain-brr").experiment_id])
     assert run.info.status == "FAILED" and run.data.tags["red_flags"] == "all_zero_labels"
@@ -263,7 +262,7 @@ def test_too_many_skipped_exits_3(tmp_path, mlflow_store, capsys):
     write_rec(root, "train", "p0", "t001", annotation=None)  # 1 of 4 skipped: 25% > 10%
     params_file = tmp_path / "params.yaml"
     params_file.write_text(f"data:\n  root: {root}\n  processed: {tmp_path / 'processed'}\n  workers: 1\n")
-    assert main(["ingest", "--params", str(params_file)]) == 3
+    assert stage_main("ingest", "--params", str(params_file)) == 3
     out = capsys.readouterr()
     assert "[RED FLAG] too_many_skipped: 1 of 4 recordings skipped (25.0% > guards.max_skipped_fraction=0.1)" in out.out
     client = MlflowClient()

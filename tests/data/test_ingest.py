@@ -17,7 +17,8 @@ from mlflow.tracking import MlflowClient
 from brain_brr.cli import main
 from brain_brr.data import store
 from brain_brr.data.edf import read_eeg
-from brain_brr.data.ingest import RECORDINGS_SCHEMA, WINDOWS_SCHEMA, run_ingest
+from brain_brr.data.ingest import RECORDINGS_SCHEMA, WINDOWS_SCHEMA
+from tests.conftest import REPO, run_stage, stage_main
 from brain_brr.errors import InputError, RedFlagStop
 
 from .conftest import make_params, write_rec
@@ -47,7 +48,7 @@ def _reused(capsys) -> tuple[int, int]:
 
 
 def test_tables_match_the_architecture(corpus, tmp_path, mlflow_store):
-    assert run_ingest(make_params(tmp_path)) == 0
+    run_stage("ingest", make_params(tmp_path))
     recordings, windows = _tables(tmp_path / "processed")
     assert {f.name: str(f.type) for f in recordings.schema} == ARCH_RECORDINGS
     assert {f.name: str(f.type) for f in windows.schema} == ARCH_WINDOWS
@@ -74,7 +75,7 @@ def test_segment_holds_the_preprocessed_signal_and_labels(tmp_path, mlflow_store
     edf = write_rec(root, seizures=[(63.0, 77.0)], seconds=130)
     write_rec(root, "dev", "dddddddd", seizures=[(5, 15)])
     params = make_params(tmp_path)
-    run_ingest(params)
+    run_stage("ingest", params)
     signal, labels, meta = store.read_recording(tmp_path / "processed" / "segments" / "train" / f"{edf.stem}.parquet")
     np.testing.assert_allclose(signal.astype(np.float32), read_eeg(edf, params.data).signal, atol=1e-2)
     assert meta["channels"].split(",")[:3] == ["FP1", "FP2", "F7"]
@@ -87,12 +88,12 @@ def test_segment_holds_the_preprocessed_signal_and_labels(tmp_path, mlflow_store
 
 def test_rerun_reuses_and_redoes_only_what_changed(corpus, tmp_path, mlflow_store, capsys):
     params = make_params(tmp_path)
-    run_ingest(params)
+    run_stage("ingest", params)
     assert _reused(capsys) == (4, 0)
     first = _tables(tmp_path / "processed")
     seg = tmp_path / "processed" / "segments" / "dev" / "bbbbbbbb_s001_t000.parquet"
     mtime = seg.stat().st_mtime_ns
-    run_ingest(params)
+    run_stage("ingest", params)
     assert _reused(capsys) == (4, 4)
     assert all(a.equals(b) for a, b in zip(first, _tables(tmp_path / "processed")))
     assert seg.stat().st_mtime_ns == mtime
@@ -100,24 +101,24 @@ def test_rerun_reuses_and_redoes_only_what_changed(corpus, tmp_path, mlflow_stor
     # One annotation changes: only that recording is redone, and its new labels land in the tables.
     ann = corpus / "edf/dev/bbbbbbbb/s001_2020/01_tcp_ar/bbbbbbbb_s001_t000.csv_bi"
     ann.write_text(ann.read_text().replace("70.0000,80.0000,seiz", "70.0000,90.0000,seiz").replace("80.0000,120.0000,bckg", "90.0000,120.0000,bckg"))
-    run_ingest(params)
+    run_stage("ingest", params)
     assert _reused(capsys) == (4, 3)
     rows = {r["rec_id"]: r for r in _tables(tmp_path / "processed")[0].to_pylist()}
     assert rows["bbbbbbbb_s001_t000"]["seizure_s"] == 20.0
 
     # A preprocessing param changes: everything is redone.
-    run_ingest(make_params(tmp_path, clip=8.0))
+    run_stage("ingest", make_params(tmp_path, clip=8.0))
     assert _reused(capsys) == (4, 0)
 
 
 def test_removed_recording_loses_its_segment_and_tmp_leftovers_go(corpus, tmp_path, mlflow_store):
     params = make_params(tmp_path)
-    run_ingest(params)
+    run_stage("ingest", params)
     gone = corpus / "edf/train/aaaaaaaa/s001_2020/01_tcp_ar/aaaaaaaa_s001_t001.edf"
     gone.unlink()
     leftover = tmp_path / "processed" / "segments" / "train" / ".x.parquet.tmp-99999"
     leftover.write_bytes(b"half a file")
-    run_ingest(params)
+    run_stage("ingest", params)
     assert not (tmp_path / "processed/segments/train/aaaaaaaa_s001_t001.parquet").exists()
     assert not leftover.exists()
     assert "aaaaaaaa_s001_t001" not in pq.read_table(tmp_path / "processed/recordings.parquet").column("rec_id").to_pylist()
@@ -127,8 +128,8 @@ def test_removed_recording_loses_its_segment_and_tmp_leftovers_go(corpus, tmp_pa
 
 
 def test_same_corpus_twice_gives_identical_tables(corpus, tmp_path, mlflow_store):
-    run_ingest(make_params(tmp_path, processed=str(tmp_path / "p1")))
-    run_ingest(make_params(tmp_path, processed=str(tmp_path / "p2"), workers=2))
+    run_stage("ingest", make_params(tmp_path, processed=str(tmp_path / "p1")))
+    run_stage("ingest", make_params(tmp_path, processed=str(tmp_path / "p2"), workers=2))
     for name in ("recordings.parquet", "windows.parquet"):
         a, b = pq.read_table(tmp_path / "p1" / name), pq.read_table(tmp_path / "p2" / name)
         assert a.equals(b)
@@ -139,7 +140,7 @@ def test_same_corpus_twice_gives_identical_tables(corpus, tmp_path, mlflow_store
 
 def test_missing_root_and_wrong_layout_are_clear_errors(tmp_path, mlflow_store, capsys):
     with pytest.raises(InputError, match=r"does not exist; point data.root") as err:
-        run_ingest(make_params(tmp_path))
+        run_stage("ingest", make_params(tmp_path))
     assert str(tmp_path / "corpus") in str(err.value)
     flat = tmp_path / "corpus" / "edf" / "train"
     write_rec(tmp_path / "elsewhere")
@@ -147,7 +148,7 @@ def test_missing_root_and_wrong_layout_are_clear_errors(tmp_path, mlflow_store, 
     (flat / "x.edf").write_bytes((tmp_path / "elsewhere/edf/train/aaaaaaaa/s001_2020/01_tcp_ar/aaaaaaaa_s001_t000.edf").read_bytes())
     params_file = tmp_path / "params.yaml"
     params_file.write_text(f"data:\n  root: {tmp_path / 'corpus'}\n  processed: {tmp_path / 'processed'}\n")
-    assert main(["ingest", "--params", str(params_file)]) == 2
+    assert stage_main("ingest", "--params", str(params_file)) == 2
     err_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "holds no EDF in the expected layout ROOT/edf/{train,dev,eval}/<patient>/<session>/<montage>/" in err_line
 
@@ -157,14 +158,14 @@ def test_patient_leakage_and_no_train_seizures_flagged(tmp_path, mlflow_store):
     write_rec(root, "train", "pppppppp", "t000", seizures=[])
     write_rec(root, "eval", "pppppppp", "t001", seizures=[(10, 20)])
     write_rec(root, "dev", "qqqqqqqq", "t000", seizures=[(10, 20)])
-    assert run_ingest(make_params(tmp_path, strict=False)) == 0  # not strict: finishes, run FAILED
+    run_stage("ingest", make_params(tmp_path, strict=False))  # not strict: finishes, run FAILED
     (run,) = _runs()
     assert run.info.status == "FAILED"
     assert run.data.tags["red_flags"] == "patient_leakage,no_train_seizures"
     assert "pppppppp in train+eval" in run.data.tags["red_flag.patient_leakage"]
     assert (tmp_path / "processed/recordings.parquet").is_file()
     with pytest.raises(RedFlagStop):
-        run_ingest(make_params(tmp_path, strict=True))
+        run_stage("ingest", make_params(tmp_path, strict=True))
     assert _runs()[-1].info.status == "FAILED"
 
 
@@ -175,7 +176,7 @@ def test_sigkill_leaves_nothing_valid_and_rerun_finishes_the_rest(tmp_path, mlfl
     params_file = tmp_path / "params.yaml"
     params_file.write_text(f"data:\n  root: {root}\n  processed: {tmp_path / 'processed'}\n  workers: 1\n")
     segs = tmp_path / "processed" / "segments"
-    proc = subprocess.Popen([sys.executable, "-m", "brain_brr", "ingest", "--params", str(params_file)], cwd=tmp_path, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, str(REPO / "stages" / "ingest.py"), "--params", str(params_file)], cwd=tmp_path, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         while not list(segs.glob("*/*.parquet")) and time.time() < deadline and proc.poll() is None:
@@ -191,7 +192,7 @@ def test_sigkill_leaves_nothing_valid_and_rerun_finishes_the_rest(tmp_path, mlfl
         signal_, labels, meta = store.read_recording(seg)
         assert signal_.shape == (19, 600 * 256) and "fingerprint" in meta
     mtimes = {p: p.stat().st_mtime_ns for p in done}
-    assert run_ingest(make_params(tmp_path)) == 0
+    run_stage("ingest", make_params(tmp_path))
     assert _reused(capsys) == (12, len(done))
     assert all(p.stat().st_mtime_ns == m for p, m in mtimes.items())
     assert not list((tmp_path / "processed").rglob(".*.tmp-*"))
@@ -203,7 +204,7 @@ def test_unexpected_failure_of_one_recording_does_not_abort_the_corpus(corpus, t
     # The train segment folder is a file: writing those segments fails with an OSError.
     (tmp_path / "processed" / "segments").mkdir(parents=True)
     (tmp_path / "processed" / "segments" / "train").write_text("not a folder")
-    assert run_ingest(make_params(tmp_path, strict=False)) == 0
+    run_stage("ingest", make_params(tmp_path, strict=False))
     report = json.loads((tmp_path / "reports/ingest_report.json").read_text())
     assert report["ingested"] == 2
     assert sorted(e["path"].split("/")[-1] for e in report["skipped"]) == ["aaaaaaaa_s001_t000.edf", "aaaaaaaa_s001_t001.edf"]
@@ -217,7 +218,7 @@ def test_edfs_outside_the_layout_are_reported_not_ignored(corpus, tmp_path, mlfl
     for p in misplaced:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(src.read_bytes())
-    assert run_ingest(make_params(tmp_path, max_skipped=1.0)) == 0
+    run_stage("ingest", make_params(tmp_path, max_skipped=1.0))
     report = json.loads((tmp_path / "reports/ingest_report.json").read_text())
     skipped = {s["path"]: s["reason"] for s in report["skipped"]}
     for p in misplaced:

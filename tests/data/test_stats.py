@@ -4,8 +4,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from brain_brr.cli import main
-from brain_brr.data.ingest import run_ingest
-from brain_brr.data.stats import run_stats, split_stats
+from brain_brr.data.stats import split_stats
+from tests.conftest import run_stage, stage_main
 from brain_brr.errors import InputError, RedFlagStop
 
 from .conftest import make_params, write_rec
@@ -21,8 +21,8 @@ def test_stats_match_hand_computed_values(corpus, tmp_path, mlflow_store):
     # small_corpus: train 120 s with [30, 55) + 95 s without; dev 120 s with [70, 80);
     # eval 150 s with [10, 20) and [100, 130). Windows of 60 s every 10 s.
     params = make_params(tmp_path)
-    run_ingest(params)
-    assert run_stats(params) == 0
+    run_stage("ingest", params)
+    run_stage("stats", params)
     stats = json.loads((tmp_path / "metrics" / "stats.json").read_text())
     expected = {
         # windows: 7 + 4; positive: starts 0..50 overlap [30, 55)
@@ -54,10 +54,10 @@ def test_no_train_seizures_fails_the_stats_run(tmp_path, mlflow_store, capsys):
     write_rec(root, "train", "aaaaaaaa", seizures=[])
     write_rec(root, "dev", "bbbbbbbb", seizures=[(10, 30)])
     write_rec(root, "eval", "cccccccc", seizures=[(10, 30)])
-    run_ingest(make_params(tmp_path, strict=False))
+    run_stage("ingest", make_params(tmp_path, strict=False))
     params_file = tmp_path / "params.yaml"
     params_file.write_text(f"data:\n  root: {root}\n  processed: {tmp_path / 'processed'}\n")
-    assert main(["stats", "--params", str(params_file)]) == 3
+    assert stage_main("stats", "--params", str(params_file)) == 3
     assert "[RED FLAG] no_train_seizures: the train split (1 recordings, 0.03 h) holds no seizure time" in capsys.readouterr().out
     (run,) = _runs("stats")
     assert run.info.status == "FAILED" and run.data.tags["red_flags"] == "no_train_seizures"
@@ -70,14 +70,14 @@ def test_patient_leakage_fails_the_stats_run(tmp_path, mlflow_store):
     write_rec(root, "train", "aaaaaaaa", "t000", seizures=[(10, 30)])
     write_rec(root, "dev", "aaaaaaaa", "t001", seizures=[(10, 30)])
     write_rec(root, "eval", "cccccccc", seizures=[(10, 30)])
-    run_ingest(make_params(tmp_path, strict=False))
+    run_stage("ingest", make_params(tmp_path, strict=False))
     with pytest.raises(RedFlagStop):
-        run_stats(make_params(tmp_path))
+        run_stage("stats", make_params(tmp_path))
     (run,) = _runs("stats")
     assert run.info.status == "FAILED" and run.data.tags["red_flags"] == "patient_leakage"
     assert "aaaaaaaa in train+dev" in run.data.tags["red_flag.patient_leakage"]
 
 
 def test_stats_without_ingest_is_a_clear_error(tmp_path, mlflow_store):
-    with pytest.raises(InputError, match="recordings.parquet not found; run `brain-brr ingest`"):
-        run_stats(make_params(tmp_path))
+    with pytest.raises(InputError, match=r"recordings.parquet not found; run the ingest stage first \(`dvc repro ingest`\)"):
+        run_stage("stats", make_params(tmp_path))

@@ -13,7 +13,18 @@ import pytest
 from brain_brr.cli import main
 from brain_brr.data.annotations import read_csv, read_csv_bi
 from brain_brr.data.channels import map_channels
-from brain_brr.data.synth import ELECTRODES, RATES, SPLITS, plan_corpus, render, run_synth, summarise, tcp_channels, write_recording
+from brain_brr.config import SynthConfig
+from brain_brr.data.synth import (
+    ELECTRODES,
+    RATES,
+    SPLITS,
+    corpus_summary,
+    plan_corpus,
+    render,
+    run_synth,
+    tcp_channels,
+    write_corpus_recording,
+)
 from brain_brr.errors import InputError
 
 TUSZ_PATH = re.compile(
@@ -25,7 +36,7 @@ SMALL = dict(patients=4, minutes=3.0, seizure_fraction=0.08)
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synth") / "corpus"
-    run_synth(root, seed=0, **SMALL)
+    run_synth(root, SynthConfig(seed=0, **SMALL))
     return root
 
 
@@ -83,7 +94,7 @@ def test_file_without_fz_and_with_every_extra_channel(tmp_path):
     rec = next(r for r in plan_corpus(3, 1.0, 0, 0.1) if r.montage != "02_tcp_le")
     extras = ("EEG ROC-REF", "EEG LOC-REF", "EEG EKG1-REF", "EMG-REF", "EEG 26-REF", "EEG 27-REF", "EEG T1-REF", "EEG T2-REF", "PHOTIC-REF")
     rec = replace(rec, missing="FZ", extras=extras, status_channels=True)
-    write_recording(tmp_path, rec)
+    write_corpus_recording(tmp_path, rec)
     raw = mne.io.read_raw_edf(tmp_path / rec.rel_path, preload=True, verbose="error")
     assert "EEG FZ-REF" not in raw.ch_names and "EEG PZ-REF" in raw.ch_names
     assert set(extras) | {"IBI", "BURSTS", "SUPPR"} <= set(raw.ch_names)
@@ -150,8 +161,8 @@ def test_summary_and_info_match_the_files(corpus):
 
 def test_same_seed_same_bytes_other_seed_other_corpus(corpus, tmp_path):
     again, other = tmp_path / "again", tmp_path / "other"
-    run_synth(again, seed=0, **SMALL)
-    run_synth(other, seed=1, **SMALL)
+    run_synth(again, SynthConfig(seed=0, **SMALL))
+    run_synth(other, SynthConfig(seed=1, **SMALL))
 
     def tree(root: Path) -> dict[str, bytes]:
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
@@ -164,25 +175,25 @@ def test_same_seed_same_bytes_other_seed_other_corpus(corpus, tmp_path):
 
 def test_rerun_replaces_an_earlier_corpus_and_refuses_foreign_folders(tmp_path):
     out = tmp_path / "c"
-    run_synth(out, patients=3, minutes=1.0, seed=0, seizure_fraction=0.1)
+    run_synth(out, SynthConfig(patients=3, minutes=1.0, seed=0, seizure_fraction=0.1))
     stale = out / "edf" / "train" / "zzzzzzzz" / "s001_2000" / "01_tcp_ar" / "zzzzzzzz_s001_t000.edf"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
-    run_synth(out, patients=3, minutes=1.0, seed=1, seizure_fraction=0.1)
+    run_synth(out, SynthConfig(patients=3, minutes=1.0, seed=1, seizure_fraction=0.1))
     assert not stale.exists()
 
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     with pytest.raises(InputError, match="not a synth corpus"):
-        run_synth(foreign, patients=3, minutes=1.0, seed=0, seizure_fraction=0.1)
+        run_synth(foreign, SynthConfig(patients=3, minutes=1.0, seed=0, seizure_fraction=0.1))
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 
 @pytest.mark.parametrize("target", [0.03, 0.08, 0.2])
 def test_seizure_fraction_reaches_the_target(target):
     recs = plan_corpus(12, 60, 3, target)
-    for split, s in summarise(recs).items():
+    for split, s in corpus_summary(recs).items():
         assert s["seizure_fraction"] == pytest.approx(target, rel=0.15), split
     durations = [s.duration for r in recs for s in r.seizures]
     assert min(durations) >= 10.0 and max(durations) <= 180.0
@@ -196,7 +207,7 @@ def test_small_written_corpus_fraction_near_target(corpus):
 
 def test_default_corpus_plan_has_enough_training_seizures():
     recs = plan_corpus(24, 60, 0, 0.08)
-    stats = summarise(recs)
+    stats = corpus_summary(recs)
     assert stats["train"]["seizure_events"] >= 100
     assert all(stats[s]["seizure_events"] >= 10 for s in SPLITS)
     free = sum(not r.seizures for r in recs) / len(recs)
@@ -248,22 +259,22 @@ def test_amplitude_alone_cannot_separate_seizures_but_rhythm_can():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (dict(patients=2, minutes=3.0, seizure_fraction=0.08), "--patients must be at least 3"),
-        (dict(patients=4, minutes=0.0, seizure_fraction=0.08), "--minutes must be at least 0.5"),
-        (dict(patients=4, minutes=3.0, seizure_fraction=0.0), "--seizure-fraction must lie strictly between 0 and 0.5"),
-        (dict(patients=4, minutes=3.0, seizure_fraction=0.5), "--seizure-fraction must lie strictly between 0 and 0.5"),
+        (["--patients", "2"], "synth.patients=2: must be at least 3"),
+        (["--minutes", "0"], "synth.minutes=0.0: must be at least 0.5"),
+        (["--seizure-fraction", "0"], "synth.seizure_fraction=0.0: must lie strictly between 0 and 0.5"),
+        (["--seizure-fraction", "0.5"], "synth.seizure_fraction=0.5: must lie strictly between 0 and 0.5"),
     ],
 )
-def test_bad_arguments_raise_one_clear_line(tmp_path, args, message):
-    with pytest.raises(InputError) as err:
-        run_synth(tmp_path / "c", seed=0, **args)
-    assert len(err.value.lines) == 1 and message in err.value.lines[0]
+def test_bad_arguments_give_one_clear_line(tmp_path, capsys, args, message):
+    assert main(["synth", str(tmp_path / "c"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "c").exists()
 
 
 def test_cli_exit_codes(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "bad"), "--patients", "1"]) == 2
-    assert "--patients must be at least 3" in capsys.readouterr().err
+    assert "synth.patients=1: must be at least 3" in capsys.readouterr().err
     assert main(["synth", str(tmp_path / "ok"), "--patients", "3", "--minutes", "1", "--seed", "5"]) == 0
     line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[SYNTH]")]
     assert len(line) == 1 and all(f"{s}:" in line[0] for s in SPLITS)

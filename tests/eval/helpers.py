@@ -38,7 +38,14 @@ RECORDINGS = {
 
 def tiny_raw(processed: Path, **overrides) -> dict:
     raw = {
-        "data": {"processed": str(processed), "sampling_rate": FS, "window_s": WINDOW_S, "stride_s": STRIDE_S, "label_rate": LABEL_RATE, "bandpass_high": 30.0},
+        "data": {
+            "processed": str(processed),
+            "sampling_rate": FS,
+            "window_s": WINDOW_S,
+            "stride_s": STRIDE_S,
+            "label_rate": LABEL_RATE,
+            "bandpass_high": 30.0,
+        },
         "model": {"width": 8, "depth": 2, "dropout": 0.0},
         "eval": {"min_duration_s": 5.0, "merge_gap_s": 5.0, "plot_recordings": 2, "tau_on": 0.5, "tau_off": 0.3},
         "guards": {"strict": True},
@@ -77,7 +84,14 @@ def write_store(processed: Path, seed: int = 0) -> None:
         for rec_id, duration, seizures in recs:
             seg_file = f"segments/{split}/{rec_id}.parquet"
             sig = synth_signal(duration, seizures, rng)
-            n_seg = write_recording(processed / seg_file, sig, labels_for(duration, seizures), fs=FS, label_rate=LABEL_RATE, stride_s=STRIDE_S)
+            n_seg = write_recording(
+                processed / seg_file,
+                sig,
+                labels_for(duration, seizures),
+                fs=FS,
+                label_rate=LABEL_RATE,
+                stride_s=STRIDE_S,
+            )
             patient, session, _ = rec_id.split("_")
             rows.append(
                 {

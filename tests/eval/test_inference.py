@@ -33,7 +33,15 @@ class StepMeanModel(torch.nn.Module):
 
 def test_overlaps_are_averaged():
     fs, rate, n_steps = 4, 1, 25  # 4 samples per step
-    probs = infer_recording(PositionModel(), np.zeros((19, n_steps * fs), np.float32), fs=fs, label_rate=rate, window_s=10, hop_s=5, batch_size=2)
+    probs = infer_recording(
+        PositionModel(),
+        np.zeros((19, n_steps * fs), np.float32),
+        fs=fs,
+        label_rate=rate,
+        window_s=10,
+        hop_s=5,
+        batch_size=2,
+    )
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     expected = np.zeros(n_steps)
     count = np.zeros(n_steps)
@@ -67,6 +75,6 @@ def test_infer_split_reads_the_store(eval_assets):
     assert [p.rec_id for p in preds] == sorted(r[0] for r in RECORDINGS["eval"])
     for p in preds:
         assert len(p.probs) == len(p.labels) == int(np.ceil(p.duration_s))
-        assert p.probs.dtype == np.float32 and 0 <= p.probs.min() and p.probs.max() <= 1
+        assert p.probs.dtype == np.float32 and p.probs.min() >= 0 and p.probs.max() <= 1
     with pytest.raises(Exception, match="label_rate"):
         infer_split(model, processed, "eval", fs=128, label_rate=LABEL_RATE, window_s=WINDOW_S)

@@ -26,10 +26,19 @@ def test_choose_threshold_respects_the_budget_and_breaks_ties():
 def test_select_operating_point_on_dev(eval_assets):
     processed, params, model = eval_assets
     model.train()
-    out = select_operating_point(model, params, "cpu")
+    out = select_operating_point(model, params, processed, "cpu")
     assert model.training  # the train stage may go on afterwards
     model.eval()
-    assert set(out) >= {"tau_on", "tau_off", "min_duration_s", "merge_gap_s", "max_duration_s", "criterion", "dev_sensitivity", "dev_fa_per_24h"}
+    assert set(out) >= {
+        "tau_on",
+        "tau_off",
+        "min_duration_s",
+        "merge_gap_s",
+        "max_duration_s",
+        "criterion",
+        "dev_sensitivity",
+        "dev_fa_per_24h",
+    }
     assert out["tau_off"] == pytest.approx(out["tau_on"] * 0.6)
     assert out["dev_fa_per_24h"] <= 10 and out["dev_sensitivity"] == 1.0
     assert out["min_duration_s"] == params.eval.min_duration_s
@@ -51,6 +60,6 @@ def test_line_length_rises_during_seizures_and_ignores_flat_channels():
     x[3] = 0.0  # a missing channel, zero-filled
     score = line_length_score(x, FS, LABEL_RATE)
     assert score.shape == (300,) and np.isfinite(score).all()
-    assert 0 < score.min() and score.max() < 1
+    assert score.min() > 0 and score.max() < 1
     assert sample_metrics([score], [labels_for(300.0, [(100.0, 150.0)])], 0.6)["auroc"] > 0.95
     assert np.median(score[:90]) == pytest.approx(0.5, abs=0.05)

@@ -14,8 +14,8 @@ from brain_brr.data.annotations import read_csv_bi, write_csv_bi
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.edfwrite import write_edf
 from brain_brr.eval.postprocess import events_for
-from brain_brr.eval.score import seizure_events
-from brain_brr.eval.scoring import score_recording, summarise
+from brain_brr.eval.score_files import seizure_events
+from brain_brr.eval.scoring import score_recording, summarise_scores
 from brain_brr.train.model import save_detector
 from tests.eval.helpers import model_config
 
@@ -70,16 +70,22 @@ def test_predict_then_score(eval_assets, tmp_path):
     proc = _cli("score", "--ref", str(ref_dir), "--hyp", str(out), "--json", str(tmp_path / "s.json"))
     assert proc.returncode == 0, proc.stderr
     s = json.loads((tmp_path / "s.json").read_text())
-    expected = summarise([score_recording([SEIZURE], events, 150.0)])  # what the evaluate stage computes
+    expected = summarise_scores([score_recording([SEIZURE], events, 150.0)])  # what the evaluate stage computes
     assert s["ovlp"] == pytest.approx(expected["ovlp"]) and s["szcore"] == pytest.approx(expected["szcore"])
-    assert (s["targets"], s["hits"], s["false_alarms"]) == (1, expected["counts"]["hits"], expected["counts"]["false_alarms"])
+    assert (s["targets"], s["hits"], s["false_alarms"]) == (
+        1,
+        expected["counts"]["hits"],
+        expected["counts"]["false_alarms"],
+    )
     assert s["hits"] == 1  # the 400 Hz, -LE recording went through the same preprocessing as training data
 
 
 def test_predict_reports_missing_inputs(eval_assets, tmp_path):
     _, params, model = eval_assets
     save_detector(tmp_path / "model", model, model_config(params, THRESHOLDS))
-    proc = _cli("predict", "--model", str(tmp_path / "model"), str(tmp_path / "nowhere.edf"), "--out", str(tmp_path / "o"))
+    proc = _cli(
+        "predict", "--model", str(tmp_path / "model"), str(tmp_path / "nowhere.edf"), "--out", str(tmp_path / "o")
+    )
     assert proc.returncode == 2 and "nowhere.edf: no such file or folder" in proc.stderr
     proc = _cli("predict", "--model", str(tmp_path / "no_model"), str(tmp_path), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "config.json" in proc.stderr

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brain_brr.data.annotations import read_csv_bi, write_csv_bi
-from brain_brr.eval.score import seizure_events
-from brain_brr.eval.scoring import ovlp_counts, ovlp_sweep, score_recording, sens_at_fa, summarise, szcore_counts
+from brain_brr.eval.score_files import seizure_events
+from brain_brr.eval.scoring import ovlp_counts, ovlp_sweep, score_recording, sens_at_fa, summarise_scores, szcore_counts
 
 NEDC = Path(__file__).resolve().parents[1] / "data_files" / "nedc_v6"
 
@@ -48,7 +48,7 @@ def test_ovlp_one_hypothesis_over_two_references():
 def test_fa_rate_and_sums_over_recordings():
     a = score_recording([(10, 20)], [(15, 25), (100, 110)], 43200.0)  # 1 hit, 1 FA
     b = score_recording([(10, 20), (50, 60)], [], 43200.0)  # 2 misses
-    s = summarise([a, b])
+    s = summarise_scores([a, b])
     assert s["counts"]["targets"] == 3 and s["counts"]["hits"] == 1 and s["counts"]["false_alarms"] == 1
     assert s["ovlp"]["sensitivity"] == pytest.approx(1 / 3)
     assert s["ovlp"]["fa_per_24h"] == pytest.approx(1.0)  # 1 FA in 86400 s
@@ -78,7 +78,7 @@ def test_szcore_splits_events_longer_than_5min():
 
 
 def test_szcore_summary_keys():
-    s = summarise([score_recording([(100, 110)], [(105, 108), (500, 510)], 86400.0)])
+    s = summarise_scores([score_recording([(100, 110)], [(105, 108), (500, 510)], 86400.0)])
     assert s["szcore"] == pytest.approx({"sensitivity": 1.0, "precision": 0.5, "f1": 2 / 3, "fp_per_24h": 1.0})
 
 
@@ -117,7 +117,18 @@ def test_csv_bi_round_trip(tmp_path):
 def test_nedc_v6_conformance(tmp_path):
     out = tmp_path / "score.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "brain_brr", "score", "--ref", str(NEDC / "ref"), "--hyp", str(NEDC / "hyp"), "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "brain_brr",
+            "score",
+            "--ref",
+            str(NEDC / "ref"),
+            "--hyp",
+            str(NEDC / "hyp"),
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -138,16 +149,25 @@ def test_score_names_unmatched_stems(tmp_path):
     write_csv_bi(ref / "b_s001_t000.csv_bi", [], 10)
     write_csv_bi(hyp / "a_s001_t000.csv_bi", [], 10)
     write_csv_bi(hyp / "c_s001_t000.csv_bi", [], 10)
-    proc = subprocess.run([sys.executable, "-m", "brain_brr", "score", "--ref", str(ref), "--hyp", str(hyp)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "brain_brr", "score", "--ref", str(ref), "--hyp", str(hyp)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "b_s001_t000" in proc.stderr and "c_s001_t000" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "brain_brr", "score", "--ref", str(tmp_path / "nope"), "--hyp", str(hyp)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "brain_brr", "score", "--ref", str(tmp_path / "nope"), "--hyp", str(hyp)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "nope" in proc.stderr and "not a directory" in proc.stderr
 
 
-
 # ------------------------------------------------------------ properties
-_events = st.lists(st.tuples(st.floats(0, 900), st.floats(1, 100)), max_size=8).map(lambda xs: sorted((s, s + d) for s, d in xs))
+_events = st.lists(st.tuples(st.floats(0, 900), st.floats(1, 100)), max_size=8).map(
+    lambda xs: sorted((s, s + d) for s, d in xs)
+)
 
 
 @settings(max_examples=60, deadline=None)

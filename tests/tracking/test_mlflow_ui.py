@@ -30,7 +30,7 @@ def test_failed_runs_and_red_flags_visible_in_browser(mlflow_store, tmp_path):
     with mlflow_server(mlflow_store) as url, chromium_page() as page:
         page.goto(f"{url}/#/experiments/{exp_id}/runs", wait_until="load")
         page.wait_for_selector("text=2 matching runs")
-        assert page.locator("text=train").count() >= 2
+        assert page.get_by_text("train", exact=True).count() >= 2
 
         page.goto(f"{url}/#/experiments/{exp_id}/runs/{failed_id}", wait_until="load")
         page.wait_for_selector("text=focal_alpha_not_neutral")

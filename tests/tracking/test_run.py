@@ -48,9 +48,8 @@ def test_clean_run_finishes_with_contract_tags(mlflow_store, monkeypatch):
 
 
 def test_strict_red_flag_stops_and_fails_run(mlflow_store, capsys):
-    with pytest.raises(RedFlagStop):
-        with StageRun("train", parse_params({})) as run:
-            run.flag("demo_flag", "something is off")
+    with pytest.raises(RedFlagStop), StageRun("train", parse_params({})) as run:
+        run.flag("demo_flag", "something is off")
     assert "[RED FLAG] demo_flag: something is off" in capsys.readouterr().out
     (r,) = _runs("train")
     assert r.info.status == "FAILED"
@@ -69,9 +68,8 @@ def test_non_strict_red_flag_completes_but_fails(mlflow_store):
 
 
 def test_interrupted_run_ends_killed(mlflow_store):
-    with pytest.raises(KeyboardInterrupt):
-        with StageRun("ingest", parse_params({})):
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), StageRun("ingest", parse_params({})):
+        raise KeyboardInterrupt
     (r,) = _runs("ingest")
     assert r.info.status == "KILLED"
 

@@ -16,10 +16,24 @@ def tiny_params(**overrides):
     from brain_brr.config import parse_params
 
     raw = {
-        "data": {"sampling_rate": FS, "window_s": WINDOW_S, "stride_s": STRIDE_S, "label_rate": LABEL_RATE, "bandpass_high": 30.0},
+        "data": {
+            "sampling_rate": FS,
+            "window_s": WINDOW_S,
+            "stride_s": STRIDE_S,
+            "label_rate": LABEL_RATE,
+            "bandpass_high": 30.0,
+        },
         "model": {"width": 16, "depth": 3, "dropout": 0.0},
-        "train": {"batch_size": 16, "epochs": 3, "steps_per_epoch": 12, "lr": 3e-3, "warmup_steps": 3, "max_val_windows": 200,
-                  "device": "cpu", "patience": 5},
+        "train": {
+            "batch_size": 16,
+            "epochs": 3,
+            "steps_per_epoch": 12,
+            "lr": 3e-3,
+            "warmup_steps": 3,
+            "max_val_windows": 200,
+            "device": "cpu",
+            "patience": 5,
+        },
         "sampler": {"target_pos_fraction": 0.5, "min_pos_per_batch": 2},
     }
     for key, value in overrides.items():

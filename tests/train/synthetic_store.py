@@ -65,28 +65,80 @@ def make_processed(
             n_seg = write_recording(processed / seg_file, sig, labels, fs=fs, label_rate=label_rate, stride_s=stride_s)
             sz = float(labels.sum() / label_rate)
             rec_rows.append(
-                dict(rec_id=rec_id, split=split, patient=patient, session="s001", montage="01_tcp_ar", path=f"edf/{split}/{patient}/{rec_id}.edf",
-                     segment_file=seg_file, duration_s=duration, n_samples=n, n_segments=n_seg, seizure_s=sz,
-                     n_seizures=len(events), events=json.dumps(events), orig_fs=float(fs))
+                {
+                    "rec_id": rec_id,
+                    "split": split,
+                    "patient": patient,
+                    "session": "s001",
+                    "montage": "01_tcp_ar",
+                    "path": f"edf/{split}/{patient}/{rec_id}.edf",
+                    "segment_file": seg_file,
+                    "duration_s": duration,
+                    "n_samples": n,
+                    "n_segments": n_seg,
+                    "seizure_s": sz,
+                    "n_seizures": len(events),
+                    "events": json.dumps(events),
+                    "orig_fs": float(fs),
+                }
             )
             steps = window_s * label_rate
             for seg0 in range(int((duration - window_s) // stride_s) + 1):
                 s0 = seg0 * stride_s * label_rate
                 frac = float(labels[s0 : s0 + steps].mean())
-                win_rows.append(dict(rec_id=rec_id, split=split, patient=patient, seg0=seg0, start_s=float(seg0 * stride_s), seizure_frac=frac, is_pos=frac > 0))
+                win_rows.append(
+                    {
+                        "rec_id": rec_id,
+                        "split": split,
+                        "patient": patient,
+                        "seg0": seg0,
+                        "start_s": float(seg0 * stride_s),
+                        "seizure_frac": frac,
+                        "is_pos": frac > 0,
+                    }
+                )
                 n_win += 1
                 n_pos += frac > 0
             split_dur += duration
             split_sz += sz
         ratio = split_sz / split_dur
-        stats[split] = dict(hours=split_dur / 3600, n_recordings=n_rec, n_windows=n_win, n_pos_windows=n_pos, seizure_ratio=ratio,
-                            pos_weight=(1 - ratio) / ratio if ratio > 0 else None)
-    rec_schema = pa.schema([("rec_id", pa.string()), ("split", pa.string()), ("patient", pa.string()), ("session", pa.string()),
-                            ("montage", pa.string()), ("path", pa.string()), ("segment_file", pa.string()), ("duration_s", pa.float64()),
-                            ("n_samples", pa.int64()), ("n_segments", pa.int32()), ("seizure_s", pa.float64()), ("n_seizures", pa.int32()),
-                            ("events", pa.string()), ("orig_fs", pa.float64())])
-    win_schema = pa.schema([("rec_id", pa.string()), ("split", pa.string()), ("patient", pa.string()), ("seg0", pa.int32()),
-                            ("start_s", pa.float64()), ("seizure_frac", pa.float32()), ("is_pos", pa.bool_())])
+        stats[split] = {
+            "hours": split_dur / 3600,
+            "n_recordings": n_rec,
+            "n_windows": n_win,
+            "n_pos_windows": n_pos,
+            "seizure_ratio": ratio,
+            "pos_weight": (1 - ratio) / ratio if ratio > 0 else None,
+        }
+    rec_schema = pa.schema(
+        [
+            ("rec_id", pa.string()),
+            ("split", pa.string()),
+            ("patient", pa.string()),
+            ("session", pa.string()),
+            ("montage", pa.string()),
+            ("path", pa.string()),
+            ("segment_file", pa.string()),
+            ("duration_s", pa.float64()),
+            ("n_samples", pa.int64()),
+            ("n_segments", pa.int32()),
+            ("seizure_s", pa.float64()),
+            ("n_seizures", pa.int32()),
+            ("events", pa.string()),
+            ("orig_fs", pa.float64()),
+        ]
+    )
+    win_schema = pa.schema(
+        [
+            ("rec_id", pa.string()),
+            ("split", pa.string()),
+            ("patient", pa.string()),
+            ("seg0", pa.int32()),
+            ("start_s", pa.float64()),
+            ("seizure_frac", pa.float32()),
+            ("is_pos", pa.bool_()),
+        ]
+    )
     write_table_atomic(pa.Table.from_pylist(rec_rows, schema=rec_schema), processed / "recordings.parquet")
     write_table_atomic(pa.Table.from_pylist(win_rows, schema=win_schema), processed / "windows.parquet")
     stats["red_flags"] = []

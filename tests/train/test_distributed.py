@@ -11,21 +11,26 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from tests.conftest import REPO
 from tests.train.conftest import make_processed, tiny_params
+
+STAGE = REPO / "stages" / "train.py"
 
 
 def _train(tmp_path, params_file, nproc):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "DVC_ROOT": str(tmp_path)}
     if nproc == 1:
-        cmd = [sys.executable, "-m", "brain_brr", "train", "--params", str(params_file)]
+        cmd = [sys.executable, str(STAGE), "--params", str(params_file)]
     else:
         torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable)) or "torchrun"
-        cmd = [torchrun, "--standalone", f"--nproc_per_node={nproc}", "--no-python", "brain-brr", "train", "--params", str(params_file)]
+        cmd = [torchrun, "--standalone", f"--nproc_per_node={nproc}", str(STAGE), "--params", str(params_file)]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics/train.json").read_text())
     client = MlflowClient()
-    run = client.search_runs([client.get_experiment_by_name("brain-brr").experiment_id], order_by=["attributes.start_time DESC"])[0]
+    run = client.search_runs(
+        [client.get_experiment_by_name("brain-brr").experiment_id], order_by=["attributes.start_time DESC"]
+    )[0]
     losses = [m.value for m in sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)]
     return proc.stdout, metrics, run, losses
 
@@ -34,8 +39,15 @@ def _train(tmp_path, params_file, nproc):
 def test_two_ranks_match_single_process(tmp_path, mlflow_store):
     make_processed(tmp_path, recordings={"train": 4, "dev": 1}, minutes=3.0)
     # Dropout off: two ranks draw dropout masks from their own RNG streams.
-    params = tiny_params(**{"train.epochs": 2, "train.steps_per_epoch": 6, "model.dropout": 0.0, "sampler.min_pos_per_batch": 2,
-                            "sampler.target_pos_fraction": 0.25})
+    params = tiny_params(
+        **{
+            "train.epochs": 2,
+            "train.steps_per_epoch": 6,
+            "model.dropout": 0.0,
+            "sampler.min_pos_per_batch": 2,
+            "sampler.target_pos_fraction": 0.25,
+        }
+    )
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(params.model_dump()))
 

@@ -5,8 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from brain_brr.data.stats import load_stats, train_pos_weight
 from brain_brr.errors import InputError
-from brain_brr.train.focal import GUARD_LINE, build_loss, focal_loss, init_line, resolve_pos_weight, weighted_bce
+from brain_brr.train.focal import GUARD_LINE, build_loss, focal_loss, init_lines, resolve_pos_weight, weighted_bce
 from tests.train.conftest import tiny_params
 
 
@@ -20,7 +21,9 @@ def reference_focal(x, y, alpha, gamma, pw):
     return alpha_t * (1 - p_t) ** gamma * bce
 
 
-@pytest.mark.parametrize("alpha,gamma,pw", [(0.5, 2.0, 1.0), (0.25, 2.0, 1.0), (0.5, 1.5, 3.86), (0.75, 0.5, 1.0), (0.5, 0.0, 2.0)])
+@pytest.mark.parametrize(
+    "alpha,gamma,pw", [(0.5, 2.0, 1.0), (0.25, 2.0, 1.0), (0.5, 1.5, 3.86), (0.75, 0.5, 1.0), (0.5, 0.0, 2.0)]
+)
 def test_matches_reference(alpha, gamma, pw):
     rng = np.random.default_rng(0)
     x = rng.normal(0, 3, 500)
@@ -57,38 +60,47 @@ def test_extreme_logits_finite_with_finite_grads(gamma):
     assert loss[2] > 40 and loss[3] > 40 and loss[0] < 1e-6 and loss[1] < 1e-6
 
 
-def _stats(tmp_path, pw=11.75):
-    path = tmp_path / "stats.json"
-    path.write_text(json.dumps({"train": {"pos_weight": pw, "seizure_ratio": 1 / (1 + pw)}}))
-    return path
+def _corpus():
+    return 11.75
 
 
-def test_guard_disables_pos_weight_when_alpha_not_neutral(tmp_path, capsys):
-    stats = _stats(tmp_path)
-    assert resolve_pos_weight(tiny_params(focal_alpha=0.25), stats) is None
-    assert GUARD_LINE in capsys.readouterr().out
+def _no_batches():
+    raise AssertionError("the sampled batches are read only for train.pos_weight_source=batches")
+
+
+def test_guard_disables_pos_weight_when_alpha_not_neutral():
+    assert resolve_pos_weight(tiny_params(focal_alpha=0.25), _corpus, _no_batches) is None
+    assert init_lines(tiny_params(focal_alpha=0.25))[1] == GUARD_LINE
     assert GUARD_LINE == "[INIT] FOCAL: alpha != 0.5 → disabling pos_weight to avoid double-counting"
-    assert resolve_pos_weight(tiny_params(focal_alpha=0.5 + 1e-7), stats) == 11.75
-    assert GUARD_LINE not in capsys.readouterr().out
+    assert resolve_pos_weight(tiny_params(focal_alpha=0.5 + 1e-7), _corpus, _no_batches) == 11.75
+    assert GUARD_LINE not in init_lines(tiny_params(focal_alpha=0.5 + 1e-7))
+    assert GUARD_LINE not in init_lines(tiny_params(focal_alpha=0.25, pos_weight="none"))  # nothing to disable
 
 
-def test_pos_weight_sources(tmp_path):
-    stats = _stats(tmp_path)
-    assert resolve_pos_weight(tiny_params(), stats) == 11.75
-    assert resolve_pos_weight(tiny_params(pos_weight=2.5), stats) == 2.5
-    assert resolve_pos_weight(tiny_params(pos_weight="none"), stats) is None
-    assert resolve_pos_weight(tiny_params(loss="bce", focal_alpha=0.25), stats) == 11.75
-    assert resolve_pos_weight(tiny_params(**{"train.pos_weight_source": "batches"}), stats, lambda: 1.7) == 1.7
+def test_pos_weight_sources():
+    assert resolve_pos_weight(tiny_params(), _corpus, _no_batches) == 11.75
+    assert resolve_pos_weight(tiny_params(pos_weight=2.5), _corpus, _no_batches) == 2.5
+    assert resolve_pos_weight(tiny_params(pos_weight="none"), _corpus, _no_batches) is None
+    assert resolve_pos_weight(tiny_params(loss="bce", focal_alpha=0.25), _corpus, _no_batches) == 11.75
+    assert resolve_pos_weight(tiny_params(**{"train.pos_weight_source": "batches"}), _corpus, lambda: 1.7) == 1.7
 
 
-def test_auto_without_stats_names_file_and_command(tmp_path):
-    with pytest.raises(InputError, match=r"stats.json.*dvc repro stats"):
-        resolve_pos_weight(tiny_params(), tmp_path / "metrics" / "stats.json")
+def test_auto_pos_weight_without_stats_names_file_and_command(tmp_path):
+    path = tmp_path / "metrics" / "stats.json"
+    with pytest.raises(InputError, match=r"stats.json: missing.*dvc repro stats"):
+        load_stats(path)
+    path.parent.mkdir()
+    path.write_text(json.dumps({"train": {"pos_weight": None}}))
+    with pytest.raises(InputError, match=r"train.pos_weight is None.*dvc repro stats"):
+        train_pos_weight(load_stats(path), path)
 
 
 def test_init_line_and_built_loss():
-    assert init_line(tiny_params()) == "[INIT] Using FOCAL loss (alpha=0.5, gamma=2.0)"
-    assert init_line(tiny_params(focal_alpha=0.25, focal_gamma=1.0)) == "[INIT] Using FOCAL loss (alpha=0.25, gamma=1.0)"
+    assert init_lines(tiny_params()) == ["[INIT] Using FOCAL loss (alpha=0.5, gamma=2.0)"]
+    assert (
+        init_lines(tiny_params(focal_alpha=0.25, focal_gamma=1.0))[0]
+        == "[INIT] Using FOCAL loss (alpha=0.25, gamma=1.0)"
+    )
     loss = build_loss(tiny_params(), 2.0)
     x, y = torch.tensor([0.3, -0.2]), torch.tensor([1.0, 0.0])
     torch.testing.assert_close(loss(x, y), focal_loss(x, y, alpha=0.5, gamma=2.0, pos_weight=2.0))

@@ -3,7 +3,7 @@ import pytest
 
 from brain_brr.data.loader import BalancedBatchSampler, WindowDataset, create_balanced_sampler
 from brain_brr.data.store import read_recording
-from brain_brr.errors import InputError, RedFlagStop
+from brain_brr.errors import InputError
 from tests.train.conftest import FS, LABEL_RATE, STRIDE_S, WINDOW_S, make_processed, tiny_params
 
 
@@ -46,8 +46,16 @@ def test_mismatched_rate_names_file(tiny_processed):
 
 
 def _sampler(is_pos, batch_size=16, steps=500, seed=0, rank=0, world_size=1, target=0.5, min_pos=2):
-    return BalancedBatchSampler(np.asarray(is_pos, bool), target_pos_fraction=target, min_pos_per_batch=min_pos,
-                                batch_size=batch_size, steps=steps, seed=seed, rank=rank, world_size=world_size)
+    return BalancedBatchSampler(
+        np.asarray(is_pos, bool),
+        target_pos_fraction=target,
+        min_pos_per_batch=min_pos,
+        batch_size=batch_size,
+        steps=steps,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+    )
 
 
 def _n_pos(batch, is_pos):
@@ -117,7 +125,9 @@ def test_scarce_and_absent_negatives():
 def test_sharding_by_rank_disjoint_with_guarantee_per_rank():
     is_pos = np.random.default_rng(4).random(5000) < 0.05
     single = list(_sampler(is_pos, batch_size=32, steps=300, target=0.25, min_pos=2))
-    ranks = [list(_sampler(is_pos, batch_size=32, steps=300, target=0.25, min_pos=2, rank=r, world_size=4)) for r in range(4)]
+    ranks = [
+        list(_sampler(is_pos, batch_size=32, steps=300, target=0.25, min_pos=2, rank=r, world_size=4)) for r in range(4)
+    ]
     for step in range(300):
         parts = [ranks[r][step] for r in range(4)]
         assert all(len(p) == 8 and _n_pos(p, is_pos) >= 2 for p in parts)
@@ -130,7 +140,10 @@ def test_sharding_by_rank_disjoint_with_guarantee_per_rank():
 def test_uneven_positive_counts_still_give_equal_rank_batches(target, world_size):
     is_pos = np.random.default_rng(5).random(4000) < 0.08
     batch = 24 if world_size == 3 else 32
-    ranks = [list(_sampler(is_pos, batch_size=batch, steps=200, target=target, min_pos=1, rank=r, world_size=world_size)) for r in range(world_size)]
+    ranks = [
+        list(_sampler(is_pos, batch_size=batch, steps=200, target=target, min_pos=1, rank=r, world_size=world_size))
+        for r in range(world_size)
+    ]
     for step in range(200):
         parts = [ranks[r][step] for r in range(world_size)]
         assert {len(p) for p in parts} == {batch // world_size}
@@ -149,11 +162,11 @@ def test_create_prints_contract_lines(tiny_processed, capsys):
     assert all(ds.is_pos[b].sum() >= 2 for b in s)
 
 
-def test_no_positive_windows_is_a_red_flag(tmp_path, capsys):
+def test_balanced_sampler_never_falls_back_to_uniform(tmp_path, capsys):
     make_processed(tmp_path, recordings={"train": 2, "dev": 1}, minutes=1.0, seizures_per_rec=0)
     params = tiny_params()
     ds = WindowDataset(tmp_path / "data/processed", "train", params.data)
-    with pytest.raises(RedFlagStop, match="no_positive_windows"):
+    with pytest.raises(InputError, match="none holds a seizure label: nothing to balance with"):
         create_balanced_sampler(ds, params, seizure_ratio=0.0)
 
 

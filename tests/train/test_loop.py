@@ -4,13 +4,23 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from brain_brr.errors import RedFlagStop
-from brain_brr.train.loop import STOP_AFTER_ENV, run_train
+from brain_brr.train.loop import STOP_AFTER_ENV
 from brain_brr.train.model import load_detector
+from tests.conftest import run_stage
 from tests.train.conftest import make_processed, tiny_params
 
-TRAIN_KEYS = {"focal_alpha", "focal_gamma", "pos_weight_used", "batch_pos_ratio_mean", "batch_pos_ratio_min", "zero_pos_batches",
-              "val_auroc_first", "val_auroc_best", "epochs", "red_flags"}
+TRAIN_KEYS = {
+    "focal_alpha",
+    "focal_gamma",
+    "pos_weight_used",
+    "batch_pos_ratio_mean",
+    "batch_pos_ratio_min",
+    "zero_pos_batches",
+    "val_auroc_first",
+    "val_auroc_best",
+    "epochs",
+    "red_flags",
+}
 
 
 def _runs():
@@ -21,13 +31,13 @@ def _runs():
 def test_short_training_learns(tmp_path, mlflow_store, capsys):
     make_processed(tmp_path)
     params = tiny_params()
-    assert run_train(params) == 0
+    run_stage("train", params)
     out = capsys.readouterr().out
     assert "[INIT] Using FOCAL loss (alpha=0.5, gamma=2.0)" in out
     assert "[SAMPLER] Creating positive-aware balanced sampler..." in out
     assert "[RED FLAG]" not in out
     metrics = json.loads((tmp_path / "metrics/train.json").read_text())
-    assert TRAIN_KEYS <= set(metrics)
+    assert set(metrics) >= TRAIN_KEYS
     assert metrics["val_auroc_best"] > 0.8, metrics
     assert metrics["zero_pos_batches"] == 0 and metrics["batch_pos_ratio_min"] >= 2 / 16
     assert metrics["red_flags"] == [] and metrics["epochs"] == 3
@@ -48,69 +58,18 @@ def test_short_training_learns(tmp_path, mlflow_store, capsys):
     assert MlflowClient().list_artifacts(run.info.run_id, "detector")
 
 
-def _params_file(tmp_path, params):
-    import yaml
-
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params.model_dump()))
-    return path
-
-
-def test_alpha_not_neutral_strict_stops_before_any_step(tmp_path, mlflow_store, capsys):
-    from brain_brr.cli import main
-
-    make_processed(tmp_path, recordings={"train": 2, "dev": 1}, minutes=1.0)
-    path = _params_file(tmp_path, tiny_params(focal_alpha=0.25))
-    assert main(["train", "--params", str(path)]) == 3
-    out = capsys.readouterr().out
-    assert "[INIT] Using FOCAL loss (alpha=0.25, gamma=2.0)" in out
-    assert "[INIT] FOCAL: alpha != 0.5 → disabling pos_weight to avoid double-counting" in out
-    assert "[RED FLAG] focal_alpha_not_neutral:" in out
-    assert "[TRAIN] epoch" not in out and not (tmp_path / "models/checkpoints/last.pt").exists()
-    run = _runs()[0]
-    assert run.info.status == "FAILED" and run.data.tags["red_flags"] == "focal_alpha_not_neutral"
-    assert run.data.metrics["check.alpha_neutral"] == 0.0
-    metrics = json.loads((tmp_path / "metrics/train.json").read_text())
-    assert metrics["pos_weight_used"] is None and metrics["red_flags"] == ["focal_alpha_not_neutral"]
-
-
-def test_balanced_sampling_off_strict_stops(tmp_path, mlflow_store, capsys):
-    make_processed(tmp_path, recordings={"train": 2, "dev": 1}, minutes=1.0)
-    with pytest.raises(RedFlagStop, match="balanced_sampling_off"):
-        run_train(tiny_params(use_balanced_sampling=False))
-    assert "[TRAIN] epoch" not in capsys.readouterr().out
-
-
-def test_genuine_collapse_is_flagged(tmp_path, mlflow_store, capsys):
-    # BCE without pos_weight, shuffled batches, 5 s of seizure per 8 minutes: the model learns the prior.
-    make_processed(tmp_path, recordings={"train": 6, "dev": 2}, minutes=8.0, seizure_s=5.0)
-    params = tiny_params(loss="bce", use_balanced_sampling=False, pos_weight="none", **{
-        "guards.strict": False, "train.epochs": 2, "train.steps_per_epoch": 6, "train.lr": 2e-2, "train.warmup_steps": 0})
-    assert run_train(params) == 0
-    out = capsys.readouterr().out
-    metrics = json.loads((tmp_path / "metrics/train.json").read_text())
-    flags = set(metrics["red_flags"])
-    assert {"loss_not_focal", "balanced_sampling_off"} <= flags
-    assert flags & {"auroc_collapse", "all_predictions_zero"}, (flags, out)
-    assert "zero_positive_batch" in flags and metrics["zero_pos_batches"] > 0
-    run = _runs()[0]
-    assert run.info.status == "FAILED"
-    assert set(run.data.tags["red_flags"].split(",")) == flags
-    assert run.data.metrics["check.every_batch_has_positive"] == 0.0
-
-
 def test_resume_after_interrupt_gives_same_weights(tmp_path, mlflow_store, monkeypatch):
     make_processed(tmp_path, recordings={"train": 3, "dev": 1}, minutes=3.0)
     params = tiny_params(**{"train.epochs": 3, "train.steps_per_epoch": 5, "model.dropout": 0.2})
-    assert run_train(params) == 0
+    run_stage("train", params)
     full = torch.load(tmp_path / "models/checkpoints/last.pt", weights_only=True)
     full_metrics = json.loads((tmp_path / "metrics/train.json").read_text())
 
     monkeypatch.setenv(STOP_AFTER_ENV, "1")
-    assert run_train(params) == 0
+    run_stage("train", params)
     assert torch.load(tmp_path / "models/checkpoints/last.pt", weights_only=True)["track"]["epoch"] == 1
     monkeypatch.delenv(STOP_AFTER_ENV)
-    assert run_train(params, resume=True) == 0
+    run_stage("train", params, resume=True)
     resumed = torch.load(tmp_path / "models/checkpoints/last.pt", weights_only=True)
     for key, value in full["model"].items():
         assert torch.equal(value, resumed["model"][key]), key
@@ -123,9 +82,11 @@ def test_pos_weight_from_sampled_batches(tmp_path, mlflow_store, capsys):
 
     make_processed(tmp_path, recordings={"train": 3, "dev": 1}, minutes=3.0)
     params = tiny_params(**{"train.pos_weight_source": "batches", "train.epochs": 1, "train.steps_per_epoch": 4})
-    assert run_train(params) == 0
+    run_stage("train", params)
     ds = WindowDataset(tmp_path / "data/processed", "train", params.data)
-    expected = sampled_label_ratio(create_balanced_sampler(ds, params, seizure_ratio=0.1, verbose=False), ds.seizure_frac, 50)
+    expected = sampled_label_ratio(
+        create_balanced_sampler(ds, params, seizure_ratio=0.1, verbose=False), ds.seizure_frac, 50
+    )
     used = json.loads((tmp_path / "metrics/train.json").read_text())["pos_weight_used"]
     corpus = json.loads((tmp_path / "metrics/stats.json").read_text())["train"]["pos_weight"]
     assert used == pytest.approx(expected) and abs(used - corpus) > 1.0

@@ -27,7 +27,12 @@ def test_any_length_multiple_of_step():
 def test_save_load_roundtrip(tmp_path):
     cfg = ModelConfig(width=8, depth=2, dropout=0.0)
     model = build_detector(cfg, 256, 1, 10)
-    config = {"model": cfg.model_dump(), "data": {"sampling_rate": 256, "window_s": 10}, "label_rate": 1, "thresholds": {"tau_on": 0.7}}
+    config = {
+        "model": cfg.model_dump(),
+        "data": {"sampling_rate": 256, "window_s": 10},
+        "label_rate": 1,
+        "thresholds": {"tau_on": 0.7},
+    }
     save_detector(tmp_path / "det", model, config)
     loaded, cfg_back = load_detector(tmp_path / "det")
     assert not loaded.training

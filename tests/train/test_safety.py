@@ -30,7 +30,15 @@ def test_pickled_object_in_checkpoint_is_refused(tmp_path, monkeypatch):
 def test_pickled_object_in_model_dir_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = build_detector(ModelConfig(width=8, depth=1), 64, 1, 20)
-    save_detector(tmp_path / "m", model, {"model": ModelConfig(width=8, depth=1).model_dump(), "data": {"sampling_rate": 64, "window_s": 20}, "label_rate": 1})
+    save_detector(
+        tmp_path / "m",
+        model,
+        {
+            "model": ModelConfig(width=8, depth=1).model_dump(),
+            "data": {"sampling_rate": 64, "window_s": 20},
+            "label_rate": 1,
+        },
+    )
     torch.save(Payload(), tmp_path / "m" / "model.pt")
     with pytest.raises(InputError, match="refused to load"):
         load_detector(tmp_path / "m")
@@ -47,6 +55,14 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
 
 def test_weights_that_do_not_fit_the_config_are_a_clear_error(tmp_path):
     small = build_detector(ModelConfig(width=8, depth=1), 64, 1, 20)
-    save_detector(tmp_path / "m", small, {"model": ModelConfig(width=16, depth=2).model_dump(), "data": {"sampling_rate": 64, "window_s": 20}, "label_rate": 1})
+    save_detector(
+        tmp_path / "m",
+        small,
+        {
+            "model": ModelConfig(width=16, depth=2).model_dump(),
+            "data": {"sampling_rate": 64, "window_s": 20},
+            "label_rate": 1,
+        },
+    )
     with pytest.raises(InputError, match="do not fit together"):
         load_detector(tmp_path / "m")

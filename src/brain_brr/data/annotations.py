@@ -1,8 +1,8 @@
 """TUSZ annotation files: term-based ``.csv_bi`` and per-channel ``.csv``.
 
 Both are CSV with ``#`` header lines and a column header row. Columns are
-found by name (``start_time``, ``stop_time``, ``label``), never by position: the
-seed's parser read the wrong columns and produced all-zero label masks.
+found by name (``start_time``, ``stop_time``, ``label``), never by position: a parser
+that reads the wrong columns produces all-zero label masks without any error.
 
 A label is a seizure when it is ``seiz`` or ends in ``sz`` (fnsz, gnsz, ...).
 Seizure intervals are the union over rows (and over channels for ``.csv``).

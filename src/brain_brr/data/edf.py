@@ -218,7 +218,8 @@ def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
     if duplicates:
         issues.append((f"duplicated channel labels {', '.join(duplicates)}", "kept the first occurrence"))
     if not found:
-        raise EdfError(f"{path}: no 10-20 EEG channel among its labels ({', '.join(hdr.labels[:8])}{', ...' if len(hdr.labels) > 8 else ''})")
+        shown = ", ".join(hdr.labels[:8]) + (", ..." if len(hdr.labels) > 8 else "")
+        raise EdfError(f"{path}: no 10-20 EEG channel among its labels ({shown})")
     rates = {hdr.samples_per_record[i] / hdr.record_s for i in found.values()}
     orig_fs = max(rates)
     if len(rates) > 1:
@@ -228,18 +229,48 @@ def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
     if n_complete * hdr.record_s < _MIN_SECONDS:
         raise EdfError(f"{path}: recording is {n_complete * hdr.record_s:g} s long; at least {_MIN_SECONDS:g} s are needed")
 
+    x, present = _read_channels(path, hdr, found, n_complete, patches)
+    unusable = _unusable_channels(x, present, found, issues)
+    missing = [ch for ch in CHANNELS if ch in unusable]
+    if len(missing) > cfg.max_missing_channels:
+        raise EdfError(
+            f"{path}: {len(missing)} of the 19 10-20 channels missing or unusable ({', '.join(missing)}); "
+            f"data.max_missing_channels={cfg.max_missing_channels}"
+        )
+    y = preprocess(x[present], orig_fs, cfg)
+    del x
+    out = np.empty((N_CHANNELS, y.shape[1]), dtype=np.float32)
+    out[present] = y
+    del y
+    for ch in missing:
+        donors = [CHANNELS.index(n) for n in NEIGHBOURS[ch] if present[CHANNELS.index(n)]]
+        if not donors:
+            neighbours = ", ".join(NEIGHBOURS[ch])
+            raise EdfError(f"{path}: channel {ch} missing and none of its neighbours ({neighbours}) present to interpolate it")
+        out[CHANNELS.index(ch)] = out[donors].mean(axis=0)
+        issues.append((unusable[ch], f"interpolated from {', '.join(CHANNELS[d] for d in donors)}"))
+    n = out.shape[1]
+    return EegRecording(out, cfg.sampling_rate, float(orig_fs), n / cfg.sampling_rate, missing, issues)
+
+
+def _read_channels(
+    path: Path, hdr: _Header, found: dict[str, int], n_complete: int, patches: dict[int, bytes]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raw 10-20 channels ``(19, n)`` float32 (rows of absent channels unset) and which rows are present."""
     # File order of the wanted channels: MNE returns included channels in that order,
     # duplicates included (renamed), so the rows follow `order`.
     wanted = {hdr.labels[i] for i in found.values()}
     order = [i for i, lab in enumerate(hdr.labels) if lab in wanted]
     try:
         if patches:
+            n_bytes = hdr.header_bytes + n_complete * 2 * sum(hdr.samples_per_record)
             with tempfile.TemporaryDirectory(prefix="brain-brr-edf-") as tmp:
-                data = _read_selected(_patched_copy(path, patches, hdr.header_bytes + n_complete * 2 * sum(hdr.samples_per_record), tmp), sorted(wanted))
+                data = _read_selected(_patched_copy(path, patches, n_bytes, tmp), sorted(wanted))
         else:
             data = _read_selected(path, sorted(wanted))
     except Exception as exc:  # MNE's errors vary by version; reduce them to one line naming the file
-        raise EdfError(f"{path}: MNE cannot read this EDF ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise EdfError(f"{path}: MNE cannot read this EDF ({type(exc).__name__}: {first})") from None
     if data.shape[0] != len(order):
         raise EdfError(f"{path}: MNE returned {data.shape[0]} channels where the header lists {len(order)} EEG channels")
     row_of = {file_idx: row for row, file_idx in enumerate(order)}
@@ -249,8 +280,11 @@ def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
         k = CHANNELS.index(ch)
         x[k] = data[row_of[file_idx]]
         present[k] = True
-    del data
+    return x, present
 
+
+def _unusable_channels(x: np.ndarray, present: np.ndarray, found: dict[str, int], issues: list) -> dict[str, str]:
+    """Channels absent, non-finite or flat -> why (``present`` is cleared for them); half-flat ones are noted."""
     unusable = {ch: f"channel {ch} not in the EDF" for ch in CHANNELS if ch not in found}
     for k, ch in enumerate(CHANNELS):
         if not present[k]:
@@ -264,22 +298,4 @@ def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
             unusable[ch] = f"channel {ch} is a flat line"
         elif np.mean(np.diff(x[k][:: max(1, x.shape[1] // 100_000)]) == 0) > 0.5:
             issues.append((f"channel {ch} is flat for more than half of the recording", "kept"))
-
-    missing = [ch for ch in CHANNELS if ch in unusable]
-    if len(missing) > cfg.max_missing_channels:
-        raise EdfError(f"{path}: {len(missing)} of the 19 10-20 channels missing or unusable ({', '.join(missing)}); data.max_missing_channels={cfg.max_missing_channels}")
-
-    y = preprocess(x[present], orig_fs, cfg)
-    del x
-    out = np.empty((N_CHANNELS, y.shape[1]), dtype=np.float32)
-    out[present] = y
-    del y
-    for ch in missing:
-        donors = [CHANNELS.index(n) for n in NEIGHBOURS[ch] if present[CHANNELS.index(n)]]
-        if not donors:
-            raise EdfError(f"{path}: channel {ch} missing and none of its neighbours ({', '.join(NEIGHBOURS[ch])}) present to interpolate it")
-        out[CHANNELS.index(ch)] = out[donors].mean(axis=0)
-        issues.append((unusable[ch], f"interpolated from {', '.join(CHANNELS[d] for d in donors)}"))
-    n = out.shape[1]
-    return EegRecording(out, cfg.sampling_rate, float(orig_fs), n / cfg.sampling_rate, missing, issues)
-
+    return unusable

@@ -1,4 +1,4 @@
-"""Ingest stage: TUSZ-layout EDF corpus -> segment files, recordings and windows tables.
+"""Ingest: TUSZ-layout EDF corpus -> segment files, recordings and windows tables.
 
 Discovers ``ROOT/edf/{train,dev,eval}/<patient>/<session>/<montage>/*.edf``,
 reads each recording (:func:`brain_brr.data.edf.read_eeg`), rasterises its
@@ -17,16 +17,8 @@ One bad recording never aborts the corpus: it is skipped and reported in
 ``reports/ingest_report.json`` with its reason and action, as is every recording
 that was truncated, repaired or otherwise not taken as-is.
 
-Red flags raised here (all are evaluated, then the stage stops if strict):
-
-- ``patient_leakage``: a patient folder appears in more than one split.
-- ``all_zero_labels``: an annotation with seizure events gave an all-zero label mask
-  (events past the end, or a rasterisation bug); the recording is skipped.
-- ``no_train_seizures``: no seizure in the ingested train split.
-- ``too_many_skipped``: skipped fraction above ``guards.max_skipped_fraction``.
-
-The stats stage re-checks ``patient_leakage`` and ``no_train_seizures`` on the
-tables it reads (:mod:`brain_brr.data.stats`).
+The ingest stage (``stages/ingest.py``) writes the report and raises the red flags
+(:mod:`brain_brr.guards`) from the :class:`IngestOutcome`.
 """
 
 from __future__ import annotations
@@ -43,19 +35,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from brain_brr.config import DataConfig, Params
+from brain_brr.config import DataConfig
 from brain_brr.data import store
 from brain_brr.data.annotations import AnnotationError, annotation_for
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.edf import read_eeg
-from brain_brr.data.splits import SPLITS, leakage_reason, leaking_patients
+from brain_brr.data.splits import SPLITS, leaking_patients
 from brain_brr.data.windows import labels_from_intervals, n_label_steps, window_table
-from brain_brr.errors import InputError, RedFlagStop
-from brain_brr.tracking.run import StageRun, repo_root, write_json_atomic
+from brain_brr.errors import InputError
 
 FORMAT_VERSION = "1"
 LAYOUT = "edf/{train,dev,eval}/<patient>/<session>/<montage>/<patient>_<session>_<token>.edf"
-REPORT = "reports/ingest_report.json"
 
 RECORDINGS_SCHEMA = pa.schema(
     [
@@ -341,74 +331,57 @@ def _remove_stale_segments(processed: Path, keep: set[str]) -> int:
     return n
 
 
-def run_ingest(params: Params) -> int:
-    cfg = params.data
-    root = repo_root()
-    data_root = params.resolve(cfg.root, root).resolve()
-    processed = params.resolve(cfg.processed, root)
+@dataclass
+class IngestOutcome:
+    """What one ingest run did, for the stage to report: every result, the strays, the window count."""
+
+    results: list[Result]
+    stray: list[str]  # EDFs outside the layout, relative to data.root
+    leaks: dict[str, list[str]]  # patients found in more than one split folder
+    n_windows: int
+
+    @property
+    def ok(self) -> list[Result]:
+        return [r for r in self.results if r.status != "skipped"]
+
+    def report(self) -> dict[str, Any]:
+        """The ingest report: ``{"ingested", "skipped", "warnings"}``, every entry ``{path, reason, action}``."""
+        report = _report(self.results)
+        report["skipped"] += [
+            {"path": rel, "reason": f"not in the TUSZ layout {LAYOUT} (or not a lower-case .edf)", "action": "skipped; move it into the layout to ingest it"}
+            for rel in self.stray
+        ]
+        return report
+
+    def hours(self, split: str) -> float:
+        return sum(r.row["duration_s"] for r in self.ok if r.row["split"] == split) / 3600
+
+    def seizure_s(self, split: str) -> float:
+        return sum(r.row["seizure_s"] for r in self.ok if r.row["split"] == split)
+
+    @property
+    def all_zero(self) -> list[str]:
+        return [r.task.rel for r in self.results if r.all_zero]
+
+
+def ingest_corpus(cfg: DataConfig, data_root: Path, processed: Path) -> IngestOutcome:
+    """Ingest every recording under ``data_root`` into ``processed``; the tables are written last.
+
+    No table outlives an unfinished run: they are removed first, so a killed run leaves the next
+    stage nothing it could take for complete.
+    """
     found, stray = discover(data_root)
     tasks, duplicates = _mark_duplicates(found)
     processed.mkdir(parents=True, exist_ok=True)
     clean_tmp(processed)
-    # No table or report outlives an unfinished run: the next stage finds none rather than a stale one.
-    for stale in (processed / "recordings.parquet", processed / "windows.parquet", root / REPORT):
+    for stale in (processed / "recordings.parquet", processed / "windows.parquet"):
         stale.unlink(missing_ok=True)
-
-    with StageRun("ingest", params) as run:
-        results = sorted(_run_all(tasks, cfg, processed, data_root) + duplicates, key=lambda r: r.task.rel)
-        ok = [r for r in results if r.status != "skipped"]
-        _remove_stale_segments(processed, {r.task.segment_file for r in ok})
-        recordings, windows = _tables(ok)
-        # The recordings table is the index readers open first: written last.
-        store.write_table_atomic(windows, processed / "windows.parquet")
-        store.write_table_atomic(recordings, processed / "recordings.parquet")
-        report = _report(results)
-        report["skipped"] += [
-            {"path": rel, "reason": f"not in the TUSZ layout {LAYOUT} (or not a lower-case .edf)", "action": "skipped; move it into the layout to ingest it"}
-            for rel in stray
-        ]
-        write_json_atomic(root / REPORT, report)
-        run.artifact(root / REPORT)
-
-        n_total, n_skipped = len(results) + len(stray), len(report["skipped"])
-        skipped_fraction = n_skipped / n_total
-        hours = {s: sum(r.row["duration_s"] for r in ok if r.row["split"] == s) / 3600 for s in SPLITS}
-        train_seizure_s = sum(r.row["seizure_s"] for r in ok if r.row["split"] == "train")
-        leaks = leaking_patients([(t.patient, t.split) for t in tasks])
-        all_zero = [r.task.rel for r in results if r.all_zero]
-        checks = {
-            "skipped_fraction_ok": skipped_fraction <= params.guards.max_skipped_fraction,
-            "train_has_seizures": train_seizure_s > 0,
-            "patient_disjoint": not leaks,
-            "labels_nonzero": not all_zero,
-        }
-        run.metrics(
-            {
-                "ingested": report["ingested"],
-                "skipped": n_skipped,
-                "skipped_fraction": skipped_fraction,
-                "reused": sum(r.status == "reused" for r in results),
-                "hours": hours,
-                "windows": windows.num_rows,
-                "warnings": len(report["warnings"]),
-            }
-        )
-        for name, ok_ in checks.items():
-            run.check(name, ok_)
-        print(f"[INGEST] {report['ingested']} ingested ({sum(r.status == 'reused' for r in results)} reused), {n_skipped} skipped, {len(report['warnings'])} warnings -> {root / REPORT}", flush=True)
-
-        if leaks:
-            run.flag("patient_leakage", leakage_reason(leaks), stop=False)
-        if all_zero:
-            run.flag("all_zero_labels", f"{len(all_zero)} recording(s) with seizure annotations gave an all-zero label mask: {', '.join(all_zero[:5])}", stop=False)
-        if not checks["train_has_seizures"]:
-            run.flag("no_train_seizures", f"no seizure time in the {sum(r.row['split'] == 'train' for r in ok)} ingested train recording(s)", stop=False)
-        if not checks["skipped_fraction_ok"]:
-            run.flag(
-                "too_many_skipped",
-                f"{n_skipped} of {n_total} recordings skipped ({skipped_fraction:.1%} > guards.max_skipped_fraction={params.guards.max_skipped_fraction}); see {REPORT}",
-                stop=False,
-            )
-        if run.red_flags and run.strict:
-            raise RedFlagStop([f"ingest stopped by red flag(s): {', '.join(run.red_flags)}"])
-    return 0
+    results = sorted(_run_all(tasks, cfg, processed, data_root) + duplicates, key=lambda r: r.task.rel)
+    ok = [r for r in results if r.status != "skipped"]
+    _remove_stale_segments(processed, {r.task.segment_file for r in ok})
+    recordings, windows = _tables(ok)
+    # The recordings table is the index readers open first: written last.
+    store.write_table_atomic(windows, processed / "windows.parquet")
+    store.write_table_atomic(recordings, processed / "recordings.parquet")
+    leaks = leaking_patients([(t.patient, t.split) for t in tasks])
+    return IngestOutcome(results, stray, leaks, windows.num_rows)

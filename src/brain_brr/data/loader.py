@@ -6,13 +6,13 @@ LRU cache of float16 arrays, so balanced random access stays fast without holdin
 corpus in memory.
 
 :func:`create_balanced_sampler` yields batches that each hold at least
-``sampler.min_pos_per_batch`` positive windows (the seed project's sampler silently fell
-back to uniform sampling; this one raises the red flag ``no_positive_windows`` instead).
+``sampler.min_pos_per_batch`` positive windows. A sampler that silently falls back to
+uniform sampling when positives are scarce is the classic way a detector collapses
+unnoticed; here the train stage raises the red flag ``no_positive_windows`` instead.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import OrderedDict
 from pathlib import Path
@@ -25,7 +25,7 @@ from torch.utils.data import Dataset, Sampler
 
 from brain_brr.data.channels import N_CHANNELS
 from brain_brr.data.splits import SPLITS
-from brain_brr.errors import InputError, RedFlagStop
+from brain_brr.errors import InputError
 
 if TYPE_CHECKING:  # the loader runs without pydantic (benchmarks/gpu_check.py)
     from brain_brr.config import DataConfig, Params
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the loader runs without pydantic (benchmarks/gpu_check.py)
 
 def _read_table(path: Path, columns: list[str]) -> Any:
     if not path.is_file():
-        raise InputError(f"{path}: missing; run the ingest stage first (`dvc repro ingest` or `brain-brr ingest`)")
+        raise InputError(f"{path}: missing; run the ingest stage first (`dvc repro ingest`)")
     table = pq.read_table(path)
     missing = [c for c in columns if c not in table.column_names]
     if missing:
@@ -185,6 +185,14 @@ class WindowDataset(Dataset):
         return signal.view(N_CHANNELS, -1), labels.view(-1)  # (19, window_s*fs), (window_s*label_rate,)
 
 
+def open_split(processed: Path, split: str, cfg: DataConfig, signal_dtype: torch.dtype = torch.float32) -> WindowDataset:
+    """:class:`WindowDataset` of one split; a split without any window is an input error."""
+    ds = WindowDataset(processed, split, cfg, signal_dtype=signal_dtype)
+    if len(ds) == 0:
+        raise InputError(f"{processed / 'windows.parquet'}: the {split} split has no window; check data.root and rerun `dvc repro ingest`")
+    return ds
+
+
 def _alloc(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     """Empty tensor; in a DataLoader worker in shared memory (as torch's default collate does)."""
     if torch.utils.data.get_worker_info() is None:
@@ -294,15 +302,6 @@ class ShuffledBatchSampler(_EpochBatchSampler):
             yield np.empty(0, dtype=np.int64), stream.take(self.batch_size)
 
 
-def training_seizure_ratio(processed_dir: Path, stats_path: Path, dataset: WindowDataset) -> float:
-    """Train-split seizure-time fraction: ``metrics/stats.json`` when present, else the recordings table."""
-    if stats_path.is_file():
-        ratio = json.loads(stats_path.read_text()).get("train", {}).get("seizure_ratio")
-        if ratio is not None:
-            return float(ratio)
-    return dataset.seizure_time_ratio()
-
-
 def create_balanced_sampler(
     dataset: WindowDataset,
     params: Params,
@@ -310,14 +309,12 @@ def create_balanced_sampler(
     seizure_ratio: float,
     rank: int = 0,
     world_size: int = 1,
-    run: Any = None,
     verbose: bool = True,
 ) -> _EpochBatchSampler:
     """The training batch sampler: positive-aware when ``use_balanced_sampling``, else plain shuffled.
 
-    With no positive window the red flag ``no_positive_windows`` stops the stage (through
-    ``run.flag`` when a :class:`~brain_brr.tracking.run.StageRun` is given) — never a fallback
-    to uniform sampling.
+    A balanced sampler over a split without any positive window is an error, never a silent
+    fallback to uniform sampling (the train stage raises ``no_positive_windows`` first).
     """
     kw = dict(batch_size=params.train.batch_size, steps=params.train.steps_per_epoch, seed=params.train.seed, rank=rank, world_size=world_size)
     if not params.use_balanced_sampling:
@@ -328,16 +325,11 @@ def create_balanced_sampler(
     n_neg = len(dataset) - n_pos
     say(f"[SAMPLER] Seizure ratio: {seizure_ratio:.2%}", flush=True)
     if n_pos == 0:
-        reason = f"the {dataset.split} split has {len(dataset)} windows and none holds a seizure label; check the annotations and the ingest report"
-        if run is not None:
-            run.flag("no_positive_windows", reason, stop=True)
-        raise RedFlagStop(f"[RED FLAG] no_positive_windows: {reason}")
+        raise InputError(f"the {dataset.split} split has {len(dataset)} windows and none holds a seizure label: nothing to balance with")
     f = params.sampler.target_pos_fraction
     weight = f * n_neg / ((1 - f) * n_pos) if f < 1 else float("inf")
     say(f"[SAMPLER] Positive weight: {weight:.2f}", flush=True)
-    return BalancedBatchSampler(
-        dataset.is_pos, target_pos_fraction=f, min_pos_per_batch=params.sampler.min_pos_per_batch, **kw
-    )
+    return BalancedBatchSampler(dataset.is_pos, target_pos_fraction=f, min_pos_per_batch=params.sampler.min_pos_per_batch, **kw)
 
 
 def sampled_label_ratio(sampler: _EpochBatchSampler, seizure_frac: np.ndarray, n_batches: int) -> float:

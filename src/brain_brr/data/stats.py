@@ -1,29 +1,21 @@
-"""Stats stage: class statistics per split -> ``metrics/stats.json``.
+"""Class statistics per split, and the one reader of ``metrics/stats.json``.
 
 Per split: ``hours``, ``n_recordings``, ``n_windows``, ``n_pos_windows``,
 ``seizure_ratio`` (seizure time / total time, from the recordings table, so each
-second counts once however many windows hold it) and ``pos_weight``
-(background time / seizure time; ``null`` when the split has no seizure).
-
-Red flags raised here, on the tables as they are on disk (the ingest stage
-raises them too, on the corpus it read):
-
-- ``no_train_seizures``: the train split holds no seizure time.
-- ``patient_leakage``: a patient appears in more than one split.
+second counts once however many windows hold it) and ``pos_weight`` (background
+time / seizure time; ``None`` when the split has no seizure).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from brain_brr.config import Params
-from brain_brr.data.splits import SPLITS, leakage_reason, leaking_patients
-from brain_brr.errors import InputError, RedFlagStop
-from brain_brr.tracking.run import StageRun, repo_root, write_json_atomic
-
-STATS = "metrics/stats.json"
+from brain_brr.data.splits import SPLITS
+from brain_brr.errors import InputError
 
 
 def split_stats(recordings: list[dict[str, Any]], windows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -45,40 +37,39 @@ def split_stats(recordings: list[dict[str, Any]], windows: list[dict[str, Any]])
     return out
 
 
-def _read(path, columns: list[str]) -> list[dict[str, Any]]:
+def read_rows(path: Path, columns: list[str]) -> list[dict[str, Any]]:
+    """Rows of one of ingest's tables; a missing or unreadable table names the command that rebuilds it."""
     if not path.is_file():
-        raise InputError(f"{path} not found; run `brain-brr ingest` (or `dvc repro ingest`) first")
+        raise InputError(f"{path} not found; run the ingest stage first (`dvc repro ingest`)")
     try:
         return pq.read_table(path, columns=columns).to_pylist()
     except Exception as exc:
-        raise InputError(f"{path}: cannot read the table ({type(exc).__name__}: {exc}); rerun `brain-brr ingest`") from None
+        raise InputError(f"{path}: cannot read the table ({type(exc).__name__}: {exc}); rerun `dvc repro ingest`") from None
 
 
-def run_stats(params: Params) -> int:
-    root = repo_root()
-    processed = params.resolve(params.data.processed, root)
-    recordings = _read(processed / "recordings.parquet", ["rec_id", "split", "patient", "duration_s", "seizure_s"])
-    windows = _read(processed / "windows.parquet", ["split", "is_pos"])
-    with StageRun("stats", params) as run:
-        stats: dict[str, Any] = split_stats(recordings, windows)
-        leaks = leaking_patients([(r["patient"], r["split"]) for r in recordings])
-        flags = []
-        if stats["train"]["seizure_ratio"] <= 0:
-            flags.append(("no_train_seizures", f"the train split ({stats['train']['n_recordings']} recordings, {stats['train']['hours']:.2f} h) holds no seizure time"))
-        if leaks:
-            flags.append(("patient_leakage", leakage_reason(leaks)))
-        stats["red_flags"] = [name for name, _ in flags]
-        write_json_atomic(root / STATS, stats)
-        run.metrics({s: stats[s] for s in SPLITS})
-        run.check("train_has_seizures", stats["train"]["seizure_ratio"] > 0)
-        run.check("patient_disjoint", not leaks)
-        run.artifact(root / STATS)
-        for split in SPLITS:
-            s = stats[split]
-            pw = "n/a" if s["pos_weight"] is None else f"{s['pos_weight']:.2f}"
-            print(f"[STATS] {split}: {s['hours']:.2f} h, {s['n_recordings']} recordings, {s['n_pos_windows']}/{s['n_windows']} positive windows, seizure ratio {s['seizure_ratio']:.2%}, pos_weight {pw}", flush=True)
-        for name, reason in flags:
-            run.flag(name, reason, stop=False)
-        if run.red_flags and run.strict:
-            raise RedFlagStop([f"stats stopped by red flag(s): {', '.join(run.red_flags)}"])
-    return 0
+def table_stats(processed: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """(per-split statistics, recording rows) of ``data.processed``."""
+    recordings = read_rows(processed / "recordings.parquet", ["rec_id", "split", "patient", "duration_s", "seizure_s"])
+    windows = read_rows(processed / "windows.parquet", ["split", "is_pos"])
+    return split_stats(recordings, windows), recordings
+
+
+def load_stats(path: Path) -> dict[str, Any]:
+    """``metrics/stats.json`` as the stats stage wrote it."""
+    if not path.is_file():
+        raise InputError(f"{path}: missing; run the stats stage first (`dvc repro stats`)")
+    try:
+        stats = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not readable JSON ({exc}); rerun `dvc repro stats`") from None
+    if not isinstance(stats, dict) or not isinstance(stats.get("train"), dict):
+        raise InputError(f"{path}: lacks the 'train' section; rerun `dvc repro stats`")
+    return stats
+
+
+def train_pos_weight(stats: dict[str, Any], path: Path) -> float:
+    """The train split's background/seizure time ratio (``pos_weight: auto``)."""
+    value = stats["train"].get("pos_weight")
+    if value is None or not float(value) > 0:
+        raise InputError(f"{path}: train.pos_weight is {value!r}; rerun `dvc repro stats`, or set pos_weight to a number or none")
+    return float(value)

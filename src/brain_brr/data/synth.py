@@ -26,6 +26,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from brain_brr.data.annotations import write_csv_bi
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.splits import SPLITS
 from brain_brr.errors import InputError
+
+if TYPE_CHECKING:
+    from brain_brr.config import SynthConfig
 
 RATES = (250, 256, 400, 512)
 RATE_P = (0.45, 0.35, 0.10, 0.10)  # TUSZ is mostly 250/256 Hz; fewer high-rate files keep the corpus small
@@ -201,18 +205,6 @@ def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def validate(patients: int, minutes: float, seizure_fraction: float) -> None:
-    problems = []
-    if patients < 3:
-        problems.append(f"--patients must be at least 3 (one patient per split: train, dev, eval); got {patients}")
-    if not minutes >= 0.5:
-        problems.append(f"--minutes must be at least 0.5 (each patient needs room for a 10 s seizure); got {minutes:g}")
-    if not 0.0 < seizure_fraction < 0.5:
-        problems.append(f"--seizure-fraction must lie strictly between 0 and 0.5 (TUSZ has about 0.08); got {seizure_fraction:g}")
-    if problems:
-        raise InputError(problems)
-
-
 def patient_ids(rng: np.random.Generator, n: int) -> list[str]:
     """TUSZ-like ids: 8 lowercase letters, base-26 numbers such as ``aaaaaaac``."""
     nums = np.sort(rng.choice(26**4, size=n, replace=False))
@@ -353,8 +345,10 @@ def _draw_seizures(
 
 
 def plan_corpus(patients: int, minutes: float, seed: int, seizure_fraction: float) -> list[Recording]:
-    """Every recording of the corpus with its seizures; cheap and deterministic in ``seed``."""
-    validate(patients, minutes, seizure_fraction)
+    """Every recording of the corpus with its seizures; cheap and deterministic in ``seed``.
+
+    The arguments are those of :class:`brain_brr.config.SynthConfig`, validated there.
+    """
     rng = np.random.default_rng(seed)
     ids = patient_ids(rng, patients)
     n_free = min(int(round(SEIZURE_FREE_PATIENTS * patients)), patients - 3)
@@ -734,7 +728,7 @@ def write_channel_csv(path: Path, rec: Recording) -> None:
         tmp.write_text("\n".join(lines) + "\n")
 
 
-def write_recording(root: Path, rec: Recording) -> None:
+def write_corpus_recording(root: Path, rec: Recording) -> None:
     from brain_brr.data.edfwrite import write_edf
 
     path = root / rec.rel_path
@@ -750,7 +744,7 @@ def write_recording(root: Path, rec: Recording) -> None:
     write_channel_csv(path.with_suffix(".csv"), rec)
 
 
-def summarise(recs: list[Recording]) -> dict:
+def corpus_summary(recs: list[Recording]) -> dict:
     out = {}
     for split in SPLITS:
         rs = [r for r in recs if r.split == split]
@@ -778,20 +772,20 @@ def _prepare(out: Path) -> None:
         shutil.rmtree(out / "edf", ignore_errors=True)
 
 
-def run_synth(out: Path, *, patients: int, minutes: float, seed: int, seizure_fraction: float) -> dict:
+def run_synth(out: Path, cfg: SynthConfig) -> dict:
     """Write the corpus to ``out``; returns the contents of ``SYNTH_INFO.json``."""
+    from brain_brr.atomic import write_json_atomic
     from brain_brr.progress import progress
-    from brain_brr.tracking.run import write_json_atomic
 
     out = Path(out)
-    recs = plan_corpus(patients, minutes, seed, seizure_fraction)
+    recs = plan_corpus(cfg.patients, cfg.minutes, cfg.seed, cfg.seizure_fraction)
     _prepare(out)
-    settings = {"patients": patients, "minutes": minutes, "seed": seed, "seizure_fraction": seizure_fraction}
+    settings = cfg.model_dump()
     write_json_atomic(out / "SYNTH_INFO.json", {"settings": settings, "complete": False})
     for rec in progress(recs, desc="synth", unit="rec"):
-        write_recording(out, rec)
+        write_corpus_recording(out, rec)
 
-    splits = summarise(recs)
+    splits = corpus_summary(recs)
     total_s = sum(r.duration for r in recs)
     sz_s = sum(s.duration for r in recs for s in r.seizures)
     info = {

@@ -10,9 +10,9 @@ a mean of probabilities, one value per label step.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import torch
 from brain_brr.data.channels import N_CHANNELS
 from brain_brr.data.store import read_recording
 from brain_brr.data.windows import n_label_steps
-from brain_brr.errors import ConfigError, InputError
+from brain_brr.errors import InputError
 
 
 def sliding_starts(n_steps: int, win_steps: int, hop_steps: int) -> list[int]:
@@ -88,7 +88,7 @@ def split_recordings(processed: Path, split: str) -> pd.DataFrame:
     """Rows of ``recordings.parquet`` for one split (sorted by ``rec_id``)."""
     table = processed / "recordings.parquet"
     if not table.is_file():
-        raise InputError(f"{table}: missing; run `brain-brr ingest` (or `dvc repro ingest`) first")
+        raise InputError(f"{table}: missing; run the ingest stage first (`dvc repro ingest`)")
     df = pd.read_parquet(table)
     return df[df["split"] == split].sort_values("rec_id").reset_index(drop=True)
 
@@ -103,7 +103,8 @@ def predict_split(
         signal, labels, meta = read_recording(path)
         if int(meta["fs"]) != fs or int(meta["label_rate"]) != label_rate:
             raise InputError(
-                f"{path}: stored at fs={meta['fs']} Hz, label_rate={meta['label_rate']}, but the model expects fs={fs}, "
+                f"{path}: stored at fs={meta['fs']} Hz, "
+                f"label_rate={meta['label_rate']}, but the model expects fs={fs}, "
                 f"label_rate={label_rate}; re-run ingest with the model's data settings or retrain"
             )
         probs = score(signal)
@@ -129,18 +130,14 @@ def infer_split(
 
     def score(signal: np.ndarray) -> np.ndarray:
         return infer_recording(
-            model, signal, fs=fs, label_rate=label_rate, window_s=window_s, hop_s=hop_s, device=device, batch_size=batch_size
+            model,
+            signal,
+            fs=fs,
+            label_rate=label_rate,
+            window_s=window_s,
+            hop_s=hop_s,
+            device=device,
+            batch_size=batch_size,
         )
 
     return predict_split(processed, split, fs=fs, label_rate=label_rate, score=score)
-
-
-def resolve_device(name: str = "auto") -> str:
-    """``auto``: cuda, then mps, then cpu. An explicit device that is not there is a configuration error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda but no CUDA device is available; use auto or cpu")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("train.device=mps but MPS is not available; use auto or cpu")
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    return name

@@ -11,6 +11,7 @@ criterion string says so.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,11 @@ DEV_FA_BUDGET = 10.0
 
 
 def ovlp_curve(
-    probs: list[np.ndarray], refs: list[list[tuple[float, float]]], durations: list[float], label_rate: float, base: dict[str, Any]
+    probs: list[np.ndarray],
+    refs: list[list[tuple[float, float]]],
+    durations: list[float],
+    label_rate: float,
+    base: dict[str, Any],
 ) -> list[dict]:
     """OVLP sensitivity / FA per 24 h for each ``tau_on`` of the grid (post-processing from ``base``)."""
     hyps = {float(t): [events_for(p, label_rate, base, tau_on=float(t)) for p in probs] for t in threshold_grid()}
@@ -40,7 +45,11 @@ def choose_threshold(sweep: list[dict], budget: float = DEV_FA_BUDGET) -> tuple[
 
 
 def thresholds_on_dev(
-    probs: list[np.ndarray], refs: list[list[tuple[float, float]]], durations: list[float], label_rate: float, eval_cfg: Any
+    probs: list[np.ndarray],
+    refs: list[list[tuple[float, float]]],
+    durations: list[float],
+    label_rate: float,
+    eval_cfg: Any,
 ) -> dict[str, Any]:
     base = thresholds_from_params(eval_cfg)
     best, criterion = choose_threshold(ovlp_curve(probs, refs, durations, label_rate, base))
@@ -54,26 +63,44 @@ def thresholds_on_dev(
     }
 
 
-def select_operating_point(model: Any, params: Any, device: str = "cpu") -> dict[str, Any]:
+def select_operating_point(model: Any, params: Any, processed: Path, device: str = "cpu") -> dict[str, Any]:
     """Thresholds for ``config.json``: chosen on dev when ``eval.select_on_dev``, else ``params.eval``."""
     from brain_brr.eval.inference import infer_split
-    from brain_brr.tracking.run import repo_root
 
     base = thresholds_from_params(params.eval)
     if not params.eval.select_on_dev:
-        return {**base, "criterion": "params.eval (eval.select_on_dev=false)", "dev_sensitivity": None, "dev_fa_per_24h": None}
+        return {
+            **base,
+            "criterion": "params.eval (eval.select_on_dev=false)",
+            "dev_sensitivity": None,
+            "dev_fa_per_24h": None,
+        }
     d = params.data
     model = getattr(model, "module", model)  # unwrap DDP: only the main rank runs this, so no collective may happen
     was_training = model.training
     model.eval()  # dropout off while scoring; restored below so training can go on
     preds = infer_split(
-        model, params.resolve(d.processed, repo_root()), "dev", fs=d.sampling_rate, label_rate=d.label_rate, window_s=d.window_s, device=device
+        model, processed, "dev", fs=d.sampling_rate, label_rate=d.label_rate, window_s=d.window_s, device=device
     )
     model.train(was_training)
     if not any(p.ref_events for p in preds):
-        print(f"[EVAL] dev split has {len(preds)} recording(s) and no seizure: thresholds taken from params.eval", flush=True)
-        return {**base, "criterion": "params.eval (no seizure in the dev split)", "dev_sensitivity": None, "dev_fa_per_24h": None}
-    out = thresholds_on_dev([p.probs for p in preds], [p.ref_events for p in preds], [p.duration_s for p in preds], d.label_rate, params.eval)
+        print(
+            f"[EVAL] dev split has {len(preds)} recording(s) and no seizure: thresholds taken from params.eval",
+            flush=True,
+        )
+        return {
+            **base,
+            "criterion": "params.eval (no seizure in the dev split)",
+            "dev_sensitivity": None,
+            "dev_fa_per_24h": None,
+        }
+    out = thresholds_on_dev(
+        [p.probs for p in preds],
+        [p.ref_events for p in preds],
+        [p.duration_s for p in preds],
+        d.label_rate,
+        params.eval,
+    )
     print(
         f"[EVAL] operating point on dev: tau_on={out['tau_on']:.3f} tau_off={out['tau_off']:.3f} "
         f"sensitivity={out['dev_sensitivity']:.3f} FA/24h={out['dev_fa_per_24h']:.2f} ({out['criterion']})",

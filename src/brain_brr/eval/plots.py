@@ -63,7 +63,13 @@ def plot_examples(
         fig.savefig(path, dpi=80)
         plt.close(fig)
         return
-    fig, axes = plt.subplots(2 * len(order), 1, figsize=(14, 4.2 * len(order)), squeeze=False, gridspec_kw={"height_ratios": [2, 1] * len(order)})
+    fig, axes = plt.subplots(
+        2 * len(order),
+        1,
+        figsize=(14, 4.2 * len(order)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [2, 1] * len(order)},
+    )
     for k, i in enumerate(order):
         pred = preds[i]
         signal, _, meta = read_recording(pred.segment_path)
@@ -77,8 +83,12 @@ def plot_examples(
         ax_eeg.set_title(f"{pred.rec_id}: reference (red), detections (blue)")
         tp = np.arange(len(pred.probs)) / label_rate
         ax_p.plot(tp, pred.probs, lw=0.8, color="tab:blue")
-        ax_p.axhline(thresholds["tau_on"], ls="--", color="tab:green", lw=0.8, label=f"tau_on={thresholds['tau_on']:.2f}")
-        ax_p.axhline(thresholds["tau_off"], ls=":", color="tab:olive", lw=0.8, label=f"tau_off={thresholds['tau_off']:.2f}")
+        ax_p.axhline(
+            thresholds["tau_on"], ls="--", color="tab:green", lw=0.8, label=f"tau_on={thresholds['tau_on']:.2f}"
+        )
+        ax_p.axhline(
+            thresholds["tau_off"], ls=":", color="tab:olive", lw=0.8, label=f"tau_off={thresholds['tau_off']:.2f}"
+        )
         for ax in (ax_eeg, ax_p):
             for s, e in pred.ref_events:
                 ax.axvspan(s, e, color="tab:red", alpha=0.15)

@@ -36,7 +36,7 @@ def hysteresis(probs: np.ndarray, tau_on: float, tau_off: float) -> list[tuple[i
     below = p < tau_off
     k = 0
     while True:
-        nxt = on[np.searchsorted(on, k):]
+        nxt = on[np.searchsorted(on, k) :]
         if len(nxt) == 0:
             break
         start = int(nxt[0])
@@ -79,13 +79,19 @@ def probs_to_events(
     return split_long(kept, max_duration_s)
 
 
-def events_for(probs: np.ndarray, label_rate: float, thresholds: dict[str, Any], tau_on: float | None = None) -> list[Interval]:
+def events_for(
+    probs: np.ndarray, label_rate: float, thresholds: dict[str, Any], tau_on: float | None = None
+) -> list[Interval]:
     """:func:`probs_to_events` with a thresholds dict (params.eval or a model's ``config.json``).
 
     With ``tau_on`` given, ``tau_off`` keeps the dict's ``tau_off / tau_on`` ratio (used by sweeps).
     """
     on = float(thresholds["tau_on"]) if tau_on is None else float(tau_on)
-    off = float(thresholds["tau_off"]) if tau_on is None else on * float(thresholds["tau_off"]) / float(thresholds["tau_on"])
+    off = (
+        float(thresholds["tau_off"])
+        if tau_on is None
+        else on * float(thresholds["tau_off"]) / float(thresholds["tau_on"])
+    )
     return probs_to_events(
         probs,
         label_rate,
@@ -107,5 +113,7 @@ def thresholds_from_config(config: dict[str, Any], model_dir: Path) -> dict[str,
     th = config.get("thresholds") or {}
     missing = [k for k in THRESHOLD_KEYS if k not in th]
     if missing:
-        raise InputError(f"{Path(model_dir) / 'config.json'}: thresholds lack {', '.join(missing)}; retrain with `brain-brr train`")
+        raise InputError(
+            f"{Path(model_dir) / 'config.json'}: thresholds lack {', '.join(missing)}; retrain with `dvc repro train`"
+        )
     return {k: float(th[k]) for k in THRESHOLD_KEYS}

@@ -9,6 +9,7 @@ are still written, and the command exits 2 at the end.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,14 @@ import pyarrow as pa
 from brain_brr.config import DataConfig
 from brain_brr.data.annotations import write_csv_bi
 from brain_brr.data.store import write_table_atomic
+from brain_brr.device import resolve_device
 from brain_brr.errors import BrainBrrError, InputError
-from brain_brr.eval.inference import infer_recording, resolve_device
+from brain_brr.eval.inference import infer_recording
 from brain_brr.eval.postprocess import events_for, thresholds_from_config
-from brain_brr.tracking.run import stderr
+
+
+def stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def find_edfs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
@@ -46,7 +51,10 @@ def run_predict(model_dir: Path, inputs: list[Path], out: Path) -> int:
     try:
         data_cfg = DataConfig(**config["data"])
     except ValueError as exc:
-        raise InputError(f"{model_dir / 'config.json'}: its 'data' settings are invalid ({str(exc).splitlines()[0]}); retrain with `brain-brr train`") from None
+        raise InputError(
+            f"{model_dir / 'config.json'}: its 'data' settings are invalid "
+            f"({str(exc).splitlines()[0]}); retrain with `dvc repro train`"
+        ) from None
     thresholds = thresholds_from_config(config, model_dir)
     label_rate = int(config["label_rate"])
     edfs, problems = find_edfs(inputs)
@@ -60,7 +68,10 @@ def run_predict(model_dir: Path, inputs: list[Path], out: Path) -> int:
     seen: dict[str, Path] = {}
     for edf in edfs:
         if edf.stem in seen:
-            stderr(f"{edf}: same stem as {seen[edf.stem]}; its outputs would overwrite each other; skipped (rename one of them)")
+            stderr(
+                f"{edf}: same stem as {seen[edf.stem]}; its outputs would "
+                "overwrite each other; skipped (rename one of them)"
+            )
             failed += 1
             continue
         seen[edf.stem] = edf
@@ -79,13 +90,17 @@ def run_predict(model_dir: Path, inputs: list[Path], out: Path) -> int:
     return 2 if failed else 0
 
 
-def _predict_one(model, edf: Path, data_cfg: DataConfig, label_rate: int, thresholds: dict, out: Path, device: str) -> int:
+def _predict_one(
+    model, edf: Path, data_cfg: DataConfig, label_rate: int, thresholds: dict, out: Path, device: str
+) -> int:
     from brain_brr.data.edf import read_eeg
 
     rec = read_eeg(edf, data_cfg)
     for warning in rec.warnings:
         print(f"{edf}: {warning}", flush=True)
-    probs = infer_recording(model, rec.signal, fs=rec.fs, label_rate=label_rate, window_s=data_cfg.window_s, device=device)
+    probs = infer_recording(
+        model, rec.signal, fs=rec.fs, label_rate=label_rate, window_s=data_cfg.window_s, device=device
+    )
     events = events_for(probs, label_rate, thresholds)
     write_csv_bi(out / f"{edf.stem}.csv_bi", events, rec.duration_s)
     table = pa.table({"time_s": np.arange(len(probs), dtype=np.float64) / label_rate, "prob": probs.astype(np.float32)})

@@ -85,7 +85,7 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else 0.0
 
 
-def summarise(scores: list[RecordingScore]) -> dict:
+def summarise_scores(scores: list[RecordingScore]) -> dict:
     """Summed counts -> the ``ovlp``/``szcore`` blocks of ``metrics/eval.json`` plus counts.
 
     A ratio with a zero denominator (no reference events, no detections) is 0.0:
@@ -134,7 +134,12 @@ def ovlp_sweep(
             t, h, f = ovlp_counts(ref, hyp)
             targets, hits, fa = targets + t, hits + h, fa + f
         rows.append(
-            {"tau_on": float(tau), "sensitivity": _ratio(hits, targets), "fa_per_24h": _ratio(fa * SECONDS_PER_DAY, total), "false_alarms": fa}
+            {
+                "tau_on": float(tau),
+                "sensitivity": _ratio(hits, targets),
+                "fa_per_24h": _ratio(fa * SECONDS_PER_DAY, total),
+                "false_alarms": fa,
+            }
         )
     return rows
 

@@ -10,15 +10,14 @@ that died (SIGKILL) are closed as ``KILLED`` when the next stage starts.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from brain_brr.atomic import atomic_path
 from brain_brr.errors import RedFlagStop
 
 
@@ -121,9 +120,10 @@ def close_stale_runs(experiment_id: str) -> int:
 class StageRun:
     """Context manager around one MLflow run for one stage execution.
 
-    ``flag(name, reason)`` raises a red flag: prints ``[RED FLAG] name: reason``,
-    tags the run and, when ``guards.strict`` (or ``stop=True``), ends the stage
-    with :class:`RedFlagStop` (exit 3). A run with any red flag ends ``FAILED``.
+    ``flag(name, reason)`` raises a red flag: prints ``[RED FLAG] name: reason`` and tags
+    the run. A run with any red flag ends ``FAILED``. With ``guards.strict`` the stage
+    stops (:class:`RedFlagStop`, exit 3) at :meth:`stop_if_flagged`, or at the latest when
+    the ``with`` block ends; otherwise it finishes and only the status says so.
     """
 
     def __init__(
@@ -152,7 +152,7 @@ class StageRun:
         self._prev_sigterm: Any = None
 
     # ---------------------------------------------------------------- lifecycle
-    def __enter__(self) -> "StageRun":
+    def __enter__(self) -> StageRun:
         import mlflow
 
         exp_id = ensure_experiment(self.experiment, self.root)
@@ -188,12 +188,16 @@ class StageRun:
         else:
             status = "FINISHED"
         if exc_type is not None and not issubclass(exc_type, (RedFlagStop, KeyboardInterrupt)):
-            mlflow.set_tag("brain_brr.error", f"{exc_type.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500])
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            mlflow.set_tag("brain_brr.error", f"{exc_type.__name__}: {first}"[:500])
         mlflow.end_run(status=status)
+        if exc_type is None:
+            self.stop_if_flagged()
         return False
 
-    # ---------------------------------------------------------------- logging
-    def flag(self, name: str, reason: str, *, stop: bool | None = None) -> None:
+    # ---------------------------------------------------------------- red flags
+    def flag(self, name: str, reason: str) -> None:
+        """Raise one red flag: printed once, tagged on the run; the stage goes on until :meth:`stop_if_flagged`."""
         import mlflow
 
         print(f"[RED FLAG] {name}: {reason}", flush=True)
@@ -201,9 +205,12 @@ class StageRun:
             self.red_flags.append(name)
         mlflow.set_tag("red_flags", ",".join(self.red_flags))
         mlflow.set_tag(f"red_flag.{name}", reason[:5000])
-        if stop if stop is not None else self.strict:
-            raise RedFlagStop(f"[RED FLAG] {name}: {reason}")
 
+    def stop_if_flagged(self, always: bool = False) -> None:
+        """End the stage (exit 3) when a red flag was raised and ``guards.strict`` holds (or ``always``)."""
+        stop_if_flagged(self.stage, self.red_flags, self.strict or always)
+
+    # ---------------------------------------------------------------- logging
     def check(self, name: str, ok: bool, step: int | None = None) -> None:
         """Log one checklist item as ``check.<name>`` (1 holds, 0 fails)."""
         import mlflow
@@ -213,9 +220,25 @@ class StageRun:
     def metrics(self, values: dict[str, Any], step: int | None = None, prefix: str = "") -> None:
         import mlflow
 
-        flat = {prefix + k: float(v) for k, v in _flatten_numbers(values).items()}
+        flat = {prefix + k: float(v) for k, v in flatten_numbers(values).items()}
         if flat:
             mlflow.log_metrics(flat, step=step)
+
+    def step_metrics(self, rows: list[dict[str, float]], first_step: int) -> None:
+        """Per-step curves in batches of 900 (one call per step is slow on sqlite)."""
+        from mlflow.entities import Metric
+        from mlflow.tracking import MlflowClient
+
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(k, float(v), now, first_step + i)
+            for i, row in enumerate(rows)
+            for k, v in row.items()
+            if math.isfinite(v)
+        ]
+        client = MlflowClient()
+        for i in range(0, len(metrics), 900):
+            client.log_batch(self.run_id, metrics=metrics[i : i + 900])
 
     def artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         import mlflow
@@ -230,6 +253,70 @@ class StageRun:
         import mlflow
 
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+class UntrackedRun:
+    """What a non-zero DDP rank uses: the same red-flag decisions as rank 0, nothing logged or printed."""
+
+    run_id = None
+    group = ""
+
+    def __init__(self, stage: str, strict: bool):
+        self.stage, self.strict, self.red_flags = stage, strict, []
+
+    def flag(self, name: str, reason: str) -> None:  # noqa: ARG002
+        if name not in self.red_flags:
+            self.red_flags.append(name)
+
+    def stop_if_flagged(self, always: bool = False) -> None:
+        stop_if_flagged(self.stage, self.red_flags, self.strict or always)
+
+    def check(self, *a: Any, **k: Any) -> None: ...
+
+    def metrics(self, *a: Any, **k: Any) -> None: ...
+
+    def step_metrics(self, *a: Any, **k: Any) -> None: ...
+
+    def artifact(self, *a: Any, **k: Any) -> None: ...
+
+    def set_tags(self, *a: Any, **k: Any) -> None: ...
+
+
+def stop_if_flagged(stage: str, red_flags: list[str], stop: bool) -> None:
+    if red_flags and stop:
+        raise RedFlagStop(
+            f"{stage} stopped by red flag(s): {', '.join(red_flags)} (exit 3; see the [RED FLAG] lines above)"
+        )
+
+
+def copy_into_run(run_id: str | None, metrics: dict[str, Any], artifacts: list[Path], red_flags: list[str]) -> None:
+    """Metrics, files and red flags of a later stage into an earlier run (evaluate -> train).
+
+    The comparison view then shows a training's params beside its eval metrics; a red flag
+    raised later fails the earlier run too.
+    """
+    from mlflow.entities import Metric
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    if not run_id:
+        print("[EVAL] the model has no MLflow run id: eval metrics not copied into a training run", flush=True)
+        return
+    client = MlflowClient()
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        print(f"[EVAL] training run {run_id} not in this MLflow store: eval metrics not copied into it", flush=True)
+        return
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in flatten_numbers(metrics).items()])
+    for path in artifacts:
+        if path.is_file():
+            client.log_artifact(run_id, str(path), artifact_path="eval")
+    if red_flags:
+        old = [f for f in run.data.tags.get("red_flags", "").split(",") if f]
+        client.set_tag(run_id, "red_flags", ",".join(dict.fromkeys(old + red_flags)))
+        client.set_terminated(run_id, "FAILED")
 
 
 def threading_main() -> bool:
@@ -250,36 +337,13 @@ def _param_value(v: Any) -> Any:
     return v
 
 
-def _flatten_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
+def flatten_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Finite numbers of a nested dict under dotted keys (``ovlp.sensitivity``); booleans as 0/1."""
     out: dict[str, float] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten_numbers(v, key + "."))
-        elif isinstance(v, bool):
-            out[key] = float(v)
-        elif isinstance(v, (int, float)) and v == v and abs(v) != float("inf"):
+            out.update(flatten_numbers(v, key + "."))
+        elif isinstance(v, bool) or isinstance(v, (int, float)) and math.isfinite(v):
             out[key] = float(v)
     return out
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON next to its destination, then rename: readers never see half a file."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-
-
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)

@@ -46,8 +46,21 @@ def free_port() -> int:
 def mlflow_server(backend_uri: str, port: int | None = None, timeout: float = 120.0) -> Iterator[str]:
     """Run ``mlflow server`` bound to 127.0.0.1 only; yields its base URL."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    log = tempfile.TemporaryFile(mode="w+")  # never a pipe: a full pipe would block the server
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        backend_uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 -- closed in finally; never a pipe: a full pipe would block the server
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

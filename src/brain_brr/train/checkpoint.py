@@ -23,7 +23,13 @@ def rng_state() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "python": {"version": version, "internal": list(internal), "gauss": gauss},
     }
     if torch.cuda.is_available():
@@ -48,7 +54,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise InputError(f"{path}: no checkpoint to resume from; run `brain-brr train` without --resume first")
+        raise InputError(f"{path}: no checkpoint to resume from; run `python stages/train.py` without --resume first")
     return safe_load(path)
 
 
@@ -58,6 +64,11 @@ def safe_load(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: refused to load: it holds more than tensors and plain values (weights_only=True): {first}") from None
+        raise InputError(
+            f"{path}: refused to load: it holds more than tensors and plain values (weights_only=True): {first}"
+        ) from None
     except (RuntimeError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); retrain or restore it") from None
+        raise InputError(
+            f"{path}: not a readable checkpoint "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); retrain or restore it"
+        ) from None

@@ -124,19 +124,26 @@ def load_detector(model_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     cfg_path, weights = model_dir / "config.json", model_dir / "model.pt"
     for p in (cfg_path, weights):
         if not p.is_file():
-            raise InputError(f"{p}: missing; train a model first (`brain-brr train` or `dvc repro train`)")
+            raise InputError(f"{p}: missing; train a model first (`dvc repro train`)")
     config = json.loads(cfg_path.read_text())
     for key in ("model", "data", "label_rate"):
         if key not in config:
-            raise InputError(f"{cfg_path}: key '{key}' missing; the model directory was not written by `brain-brr train`")
+            raise InputError(
+                f"{cfg_path}: key '{key}' missing; the model directory "
+                "was not written by the train stage (`dvc repro train`)"
+            )
     from brain_brr.config import ModelConfig
 
     data = config["data"]
     try:
-        model = build_detector(ModelConfig(**config["model"]), int(data["sampling_rate"]), int(config["label_rate"]), int(data["window_s"]))
+        model = build_detector(
+            ModelConfig(**config["model"]), int(data["sampling_rate"]), int(config["label_rate"]), int(data["window_s"])
+        )
         model.load_state_dict(safe_load(weights))
     except (ValueError, KeyError, RuntimeError) as exc:  # pydantic's ValidationError is a ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{model_dir}: model.pt and config.json do not fit together ({first}); retrain with `brain-brr train`") from None
+        raise InputError(
+            f"{model_dir}: model.pt and config.json do not fit together ({first}); retrain with `dvc repro train`"
+        ) from None
     model.eval()
     return model, config

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from brain_brr.atomic import write_json_atomic
 from brain_brr.data.annotations import Annotation, read_csv_bi
 from brain_brr.errors import InputError
-from brain_brr.eval.scoring import RecordingScore, score_recording, summarise
-from brain_brr.tracking.run import write_json_atomic
+from brain_brr.eval.scoring import RecordingScore, score_recording, summarise_scores
 
 
 def seizure_events(ann: Annotation) -> list[tuple[float, float]]:
@@ -38,9 +38,12 @@ def score_dirs(ref_dir: Path, hyp_dir: Path) -> tuple[dict, list[tuple[str, Reco
         ref, hyp = read_csv_bi(refs[stem]), read_csv_bi(hyps[stem])
         duration = ref.duration if ref.duration is not None else hyp.duration
         if duration is None:
-            raise InputError(f"{refs[stem]}: no '# duration = ... secs' header (nor in {hyps[stem]}); FA/24h needs each recording's duration")
+            raise InputError(
+                f"{refs[stem]}: no '# duration = ... secs' header (nor in "
+                f"{hyps[stem]}); FA/24h needs each recording's duration"
+            )
         rows.append((stem, score_recording(seizure_events(ref), seizure_events(hyp), duration)))
-    return summarise([s for _, s in rows]), rows
+    return summarise_scores([s for _, s in rows]), rows
 
 
 def score_json(summary: dict) -> dict:
@@ -56,12 +59,16 @@ def score_json(summary: dict) -> dict:
 def format_table(summary: dict, rows: list[tuple[str, RecordingScore]]) -> str:
     lines = [f"{'recording':<28} {'dur_s':>9} {'targets':>7} {'hits':>5} {'miss':>5} {'FA':>4}"]
     for stem, s in rows:
-        lines.append(f"{stem:<28} {s.duration_s:>9.1f} {s.targets:>7d} {s.hits:>5d} {s.misses:>5d} {s.false_alarms:>4d}")
+        lines.append(
+            f"{stem:<28} {s.duration_s:>9.1f} {s.targets:>7d} {s.hits:>5d} {s.misses:>5d} {s.false_alarms:>4d}"
+        )
     c, o, z = summary["counts"], summary["ovlp"], summary["szcore"]
     lines += [
         "",
-        f"OVLP (NEDC v6.0.0): targets {c['targets']}  hits {c['hits']}  misses {c['misses']}  false alarms {c['false_alarms']}",
-        f"  sensitivity {100 * o['sensitivity']:.4f}%   false alarm rate {o['fa_per_24h']:.4f} per 24 h   (total duration {c['duration_s']:.1f} s)",
+        f"OVLP (NEDC v6.0.0): targets {c['targets']}  hits {c['hits']} "
+        f" misses {c['misses']}  false alarms {c['false_alarms']}",
+        f"  sensitivity {100 * o['sensitivity']:.4f}%   false alarm rate "
+        f"{o['fa_per_24h']:.4f} per 24 h   (total duration {c['duration_s']:.1f} s)",
         f"SzCORE (timescoring): sensitivity {100 * z['sensitivity']:.4f}%  precision {100 * z['precision']:.4f}%  "
         f"F1 {z['f1']:.4f}  FP/24h {z['fp_per_24h']:.4f}",
     ]
@@ -75,6 +82,8 @@ def run_score(ref_dir: Path, hyp_dir: Path, json_path: Path | None) -> int:
         try:
             write_json_atomic(json_path, score_json(summary))
         except OSError as exc:
-            raise InputError(f"{json_path}: cannot write the scores ({exc.strerror}); choose a writable --json path") from None
+            raise InputError(
+                f"{json_path}: cannot write the scores ({exc.strerror}); choose a writable --json path"
+            ) from None
         print(f"Scores written to {json_path}")
     return 0

@@ -1,0 +1,127 @@
+"""Stage evaluate: the trained detector and the line-length baseline on the eval split.
+
+Reads data.processed and models/detector; writes metrics/eval.json and reports/eval/
+(per-recording table, hypothesis .csv_bi files, DVC plot CSVs, example figure). The
+metrics, figures and red flags are also copied into the training run, so MLflow shows a
+model's params beside its eval scores. Red flags: trained_without_defences,
+no_eval_seizures, eval_auroc_collapse, all_predictions_below_threshold.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from brain_brr import guards
+from brain_brr.atomic import write_json_atomic
+from brain_brr.config import Params
+from brain_brr.data.annotations import write_csv_bi
+from brain_brr.device import resolve_device
+from brain_brr.errors import InputError
+from brain_brr.eval.evaluate import (
+    file_stem,
+    line_length_baseline,
+    recordings_table,
+    score_predictions,
+    train_params_of,
+)
+from brain_brr.eval.inference import infer_split
+from brain_brr.eval.plots import plot_examples, write_curves
+from brain_brr.eval.postprocess import thresholds_from_config
+from brain_brr.stage import stage_main
+from brain_brr.tracking.run import StageRun, copy_into_run, repo_root
+from brain_brr.train.model import load_detector
+
+DETECTOR = "models/detector"
+METRICS = "metrics/eval.json"
+REPORTS = "reports/eval"
+
+
+def run(params: Params) -> None:
+    root = repo_root()
+    model, config = load_detector(root / DETECTOR)
+    train_params = train_params_of(config, root / DETECTOR)
+    thresholds = thresholds_from_config(config, root / DETECTOR)
+    fs, label_rate, window_s = (
+        int(config["data"]["sampling_rate"]),
+        int(config["label_rate"]),
+        float(config["data"]["window_s"]),
+    )
+    processed = params.resolve(params.data.processed, root)
+    device = resolve_device("auto")
+    tags = {"brain_brr.train_run_id": str(config.get("mlflow_run_id", ""))}
+
+    with StageRun("evaluate", params, group=config.get("group"), extra_tags=tags) as run:
+        print(f"[EVAL] inference on the eval split ({device})", flush=True)
+        preds = infer_split(model, processed, "eval", fs=fs, label_rate=label_rate, window_s=window_s, device=device)
+        if not preds:
+            raise InputError(
+                f"{processed / 'recordings.parquet'}: no recording in the eval "
+                "split; check data.root's edf/eval folder and rerun ingest"
+            )
+        result = score_predictions(preds, thresholds, label_rate)
+        flags = guards.evaluation_flags(
+            train_params,
+            params.guards,
+            n_recordings=len(preds),
+            has_seizures=any(p.ref_events for p in preds) and any(p.labels.any() for p in preds),
+            auroc=result["auroc"],
+            pred_pos_rate=result["pred_pos_rate"],
+            tau_on=thresholds["tau_on"],
+            max_probability=max(float(p.probs.max()) for p in preds),
+        )
+        for name, reason in flags:
+            run.flag(name, reason)
+
+        print("[EVAL] line-length baseline (threshold chosen on dev)", flush=True)
+        baseline = line_length_baseline(processed, fs=fs, label_rate=label_rate, eval_cfg=params.eval)
+        out = {
+            **{k: result[k] for k in ("auroc", "pr_auc", "pred_pos_rate", "sens_at_fa", "szcore", "ovlp")},
+            "red_flags": list(run.red_flags),
+            "baseline": baseline,
+            "thresholds": {**thresholds, "criterion": config["thresholds"].get("criterion", "")},
+            "counts": {**result["counts"], "steps": int(sum(len(p.probs) for p in preds))},
+        }
+        write_reports(root / REPORTS, preds, result, thresholds, label_rate, params, processed)
+        write_json_atomic(root / METRICS, out)
+
+        logged = {k: v for k, v in out.items() if k not in ("red_flags", "thresholds")}
+        run.metrics(logged)
+        figures = [root / REPORTS / n for n in ("examples.png", "roc.csv", "pr.csv", "sens_fa.csv", "recordings.csv")]
+        for f in [*figures, root / METRICS]:
+            run.artifact(f, "eval")
+        copy_into_run(config.get("mlflow_run_id"), logged, [*figures, root / METRICS], run.red_flags)
+        print_summary(out, baseline)
+        print(f"[EVAL] wrote {METRICS} and {REPORTS}/", flush=True)
+
+
+def write_reports(reports: Path, preds, result, thresholds, label_rate, params, processed) -> None:
+    """Hypothesis files, the per-recording table, DVC plot CSVs and the example figure."""
+    if reports.exists():
+        shutil.rmtree(reports)  # stale hypothesis files of recordings no longer in the split would mislead `score`
+    for p, hyp in zip(preds, result["_hyps"]):
+        write_csv_bi(reports / "hyp" / f"{file_stem(p.rec_id, processed)}.csv_bi", hyp, p.duration_s)
+    table = recordings_table(preds, result["_scores"], thresholds["tau_on"])
+    table.to_csv(reports / "recordings.csv", index=False, float_format="%.6g")
+    write_curves(reports, [p.probs for p in preds], [p.labels for p in preds], result["_sweep"])
+    plot_examples(reports / "examples.png", preds, result["_hyps"], thresholds, label_rate, params.eval.plot_recordings)
+
+
+def print_summary(out: dict, baseline: dict) -> None:
+    o, z = out["ovlp"], out["szcore"]
+    auroc = "n/a" if out["auroc"] is None else f"{out['auroc']:.3f}"
+    print(
+        f"[EVAL] AUROC {auroc}  OVLP sensitivity {o['sensitivity']:.3f} at {o['fa_per_24h']:.2f} FA/24h  "
+        f"SzCORE F1 {z['f1']:.3f}  sens@10FA {out['sens_at_fa']['10']:.3f} "
+        f" (baseline sens@10FA {baseline['sens_at_fa']['10']:.3f})",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(run, __doc__, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
