@@ -315,7 +315,7 @@ class Trainer:
             wait += t1 - t0
             row = self._step(x, y, first_step + len(rows) + 1)
             rows.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.4f}", pos=f"{row['batch_pos_ratio']:.2f}")
+            bar.set_postfix(loss=f"{row['loss']:.4f}", pos=f"{row['batch_pos_ratio']:.2f}", refresh=False)
             t0 = time.perf_counter()
             busy += t0 - t1
         bar.close()
