@@ -4,13 +4,15 @@
     python scripts/ablation.py --seeds 0       # quicker: one seed
     python scripts/ablation.py --table-only    # rebuild the table from results.csv
 
-Each cell is one `dvc exp run -n abl-<setting>-s<seed> -S ...` in this workspace
-(upstream stages are cached, so only train and evaluate run). Every setting runs
-with `guards.strict=false`, so flagged settings run to the end and their red flags
-are recorded rather than stopping the grid. Results are appended to
-`reports/ablation/results.csv` as each run ends (a rerun skips finished cells);
-`reports/ablation/table.md` holds mean ± sd per setting. `params.yaml` is restored
-after every run; finish with `dvc repro` to bring the workspace back to the default.
+Each cell is one `dvc exp run --temp -n abl-<setting>-s<seed> -S ...`: it runs in a
+temporary copy of the repository (upstream stages come from the DVC cache, so only train
+and evaluate run), so the workspace — params.yaml with any edits of yours, models/,
+metrics/ — is never touched. Every setting runs with `guards.strict=false`, so flagged
+settings run to the end and their red flags are recorded rather than stopping the grid.
+Each cell's metrics are read back from the saved experiment (`dvc exp show --json`) and
+appended to `reports/ablation/results.csv` (a rerun skips finished cells);
+`reports/ablation/table.md` holds mean ± sd per setting. In MLflow every cell is one parent
+run named after its experiment.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ COLUMNS = [
 def run_cell(setting: str, seed: int) -> dict:
     _, overrides = SETTINGS[setting]
     name = f"abl-{setting.replace('.', '')}-s{seed}"
-    cmd = ["dvc", "exp", "run", "-n", name, "-S", "guards.strict=false", "-S", f"train.seed={seed}"]
+    cmd = ["dvc", "exp", "run", "--temp", "-n", name, "-S", "guards.strict=false", "-S", f"train.seed={seed}"]
     for o in overrides:
         cmd += ["-S", o]
     print(f"[ABLATION] {' '.join(cmd)}", flush=True)
@@ -70,13 +72,12 @@ def run_cell(setting: str, seed: int) -> dict:
     wall = time.monotonic() - start
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
     (OUT / "logs" / f"{name}.log").write_text(proc.stdout + proc.stderr)
-    subprocess.run(["git", "checkout", "--", "params.yaml"], cwd=ROOT, check=True)
     row = {"setting": setting, "seed": seed, "exit_code": proc.returncode, "wall_s": round(wall, 1)}
     if proc.returncode != 0:
         print(f"[ABLATION] {name} exited {proc.returncode}; see {OUT / 'logs' / (name + '.log')}", flush=True)
         return row
-    train = json.loads((ROOT / "metrics/train.json").read_text())
-    ev = json.loads((ROOT / "metrics/eval.json").read_text())
+    metrics = experiment_metrics(name)
+    train, ev = metrics["metrics/train.json"], metrics["metrics/eval.json"]
     row.update(
         pos_weight_used=train["pos_weight_used"],
         val_auroc_first=train["val_auroc_first"],
@@ -93,6 +94,17 @@ def run_cell(setting: str, seed: int) -> dict:
         red_flags=";".join(sorted(set(train["red_flags"]) | set(ev["red_flags"]))),
     )
     return row
+
+
+def experiment_metrics(name: str) -> dict[str, dict]:
+    """The metrics files of saved experiment ``name``, as DVC recorded them: {path: data}."""
+    out = subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for baseline in json.loads(out):
+        for exp in baseline.get("experiments") or []:
+            if exp.get("name") == name:
+                data = exp["revs"][0]["data"]["metrics"]
+                return {path: entry["data"] for path, entry in data.items()}
+    raise RuntimeError(f"experiment {name} not found in `dvc exp show --json`")
 
 
 def read_results(path: Path) -> list[dict]:

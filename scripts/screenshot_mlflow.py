@@ -1,8 +1,10 @@
-"""Screenshot the MLflow comparison view of the latest training runs for the README.
+"""Screenshots of the MLflow UI for the README: parent runs with their stage runs, and a comparison.
 
-    python scripts/screenshot_mlflow.py [--runs 6] [--out docs/img/mlflow_compare.png]
+    python scripts/screenshot_mlflow.py [--parents 2] [--out docs/img/mlflow_experiments.png]
 
-Serves the repository's store on 127.0.0.1 only, opens it in headless Chromium.
+Serves the repository's store on 127.0.0.1 only and opens it in headless Chromium, in the
+UI's model-training view. The newest ``--parents`` parent runs are expanded to show their
+stage runs; a second picture compares their training runs (params beside eval metrics).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ import urllib.parse
 from mlflow.tracking import MlflowClient
 
 from brain_brr.tracking.run import store_root, tracking_uri
-from brain_brr.tracking.ui import chromium_page, mlflow_server, screenshot
+from brain_brr.tracking.ui import chromium_page, experiment_url, mlflow_server, screenshot
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=6, help="how many of the latest training runs to compare")
+    ap.add_argument("--parents", type=int, default=2, help="how many of the newest pipeline executions to show")
     ap.add_argument("--experiment", default="brain-brr")
-    ap.add_argument("--out", default=str(store_root() / "docs/img/mlflow_compare.png"))
+    ap.add_argument("--out", default=str(store_root() / "docs/img/mlflow_experiments.png"))
     args = ap.parse_args()
 
     uri = tracking_uri()
@@ -30,26 +32,45 @@ def main() -> None:
     exp = client.get_experiment_by_name(args.experiment)
     if exp is None:
         raise SystemExit(f"no MLflow experiment '{args.experiment}' in {uri}: run `dvc repro` first")
-    runs = client.search_runs(
+    parents = client.search_runs(
         [exp.experiment_id],
-        filter_string="tags.`dvc.stage` = 'train'",
+        filter_string="tags.`brain_brr.role` = 'pipeline'",
         order_by=["attributes.start_time DESC"],
-        max_results=args.runs,
+        max_results=args.parents,
     )
-    if len(runs) < 2:
-        raise SystemExit(f"need at least 2 training runs to compare, found {len(runs)}: run a few `dvc exp run` first")
-    ids = [r.info.run_id for r in runs]
-    query = urllib.parse.urlencode({"runs": json.dumps(ids), "experiments": json.dumps([exp.experiment_id])})
-    with mlflow_server(uri) as url, chromium_page(1600, 1100) as page:
-        page.goto(f"{url}/#/compare-runs?{query}", wait_until="load")
-        page.wait_for_selector("text=focal_alpha")
+    if len(parents) < args.parents:
+        raise SystemExit(f"found {len(parents)} pipeline runs, need {args.parents}: run `dvc exp run --temp ...` first")
+    names = [p.info.run_name for p in parents]
+    trains = [
+        r.info.run_id
+        for p in parents
+        for r in client.search_runs(
+            [exp.experiment_id],
+            filter_string=f"tags.`mlflow.parentRunId` = '{p.info.run_id}' and tags.`dvc.stage` = 'train'",
+        )
+    ]
+    with mlflow_server(uri) as url, chromium_page(1600, 1000) as page:
+        page.goto(experiment_url(url, exp.experiment_id), wait_until="load")
+        page.wait_for_selector(f"text={names[0]}")
+        _close_assistant(page)
+        for name in names:  # expand each parent: the "+" button left of its name
+            row = page.get_by_role("row").filter(has_text=name).first
+            row.get_by_role("button").first.click()
         time.sleep(2)
         path = screenshot(page, args.out)
-        page.goto(f"{url}/#/experiments/{exp.experiment_id}/runs", wait_until="load")
-        page.wait_for_selector("text=matching runs")
+        query = urllib.parse.urlencode({"runs": json.dumps(trains), "experiments": json.dumps([exp.experiment_id])})
+        page.goto(f"{url}/#/compare-runs?{query}&workflowType=machine_learning", wait_until="load")
+        page.wait_for_selector("text=focal_alpha")
         time.sleep(2)
-        runs_path = screenshot(page, path.with_name("mlflow_runs.png"))
-    print(f"wrote {path} and {runs_path}")
+        compare = screenshot(page, path.with_name("mlflow_compare.png"))
+    print(f"wrote {path} and {compare}")
+
+
+def _close_assistant(page: object) -> None:
+    """The assistant side panel covers a third of the page: close it when it is open."""
+    close = page.get_by_role("button", name="Close")
+    if close.count():
+        close.first.click()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Reads data.processed and models/detector; writes metrics/eval.json and reports/eval/
 (per-recording table, hypothesis .csv_bi files, DVC plot CSVs, example figure). The
 metrics, figures and red flags are also copied into the training run, so MLflow shows a
-model's params beside its eval scores. Red flags: trained_without_defences,
+model's params beside its eval scores, and the registered model version is tagged with
+them. Red flags: trained_without_defences,
 no_eval_seizures, eval_auroc_collapse, all_predictions_below_threshold.
 """
 
@@ -30,12 +31,14 @@ from brain_brr.eval.inference import infer_split
 from brain_brr.eval.plots import plot_examples, write_curves
 from brain_brr.eval.postprocess import thresholds_from_config
 from brain_brr.stage import stage_main
+from brain_brr.tracking.model import tag_versions_of_run
 from brain_brr.tracking.run import StageRun, copy_into_run, repo_root
 from brain_brr.train.model import load_detector
 
 DETECTOR = "models/detector"
 METRICS = "metrics/eval.json"
 REPORTS = "reports/eval"
+FIGURES = ("examples.png", "roc.png", "pr.png", "sens_fa.png", "roc.csv", "pr.csv", "sens_fa.csv", "recordings.csv")
 
 
 def run(params: Params) -> None:
@@ -52,7 +55,7 @@ def run(params: Params) -> None:
     device = resolve_device("auto")
     tags = {"brain_brr.train_run_id": str(config.get("mlflow_run_id", ""))}
 
-    with StageRun("evaluate", params, group=config.get("group"), extra_tags=tags) as run:
+    with StageRun("evaluate", params, extra_tags=tags) as run:
         print(f"[EVAL] inference on the eval split ({device})", flush=True)
         preds = infer_split(model, processed, "eval", fs=fs, label_rate=label_rate, window_s=window_s, device=device)
         if not preds:
@@ -88,10 +91,13 @@ def run(params: Params) -> None:
 
         logged = {k: v for k, v in out.items() if k not in ("red_flags", "thresholds")}
         run.metrics(logged)
-        figures = [root / REPORTS / n for n in ("examples.png", "roc.csv", "pr.csv", "sens_fa.csv", "recordings.csv")]
+        figures = [root / REPORTS / n for n in FIGURES]
         for f in [*figures, root / METRICS]:
             run.artifact(f, "eval")
-        copy_into_run(config.get("mlflow_run_id"), logged, [*figures, root / METRICS], run.red_flags)
+        train_run = config.get("mlflow_run_id")
+        copy_into_run(train_run, logged, [*figures, root / METRICS], run.red_flags)  # params beside eval scores
+        copy_into_run(run.parent_id, logged, [], [])  # the pipeline's parent run shows the headline scores
+        tag_versions_of_run(params.mlflow.registered_model, train_run, eval_tags(out))
         print_summary(out, baseline)
         print(f"[EVAL] wrote {METRICS} and {REPORTS}/", flush=True)
 
@@ -106,6 +112,19 @@ def write_reports(reports: Path, preds, result, thresholds, label_rate, params, 
     table.to_csv(reports / "recordings.csv", index=False, float_format="%.6g")
     write_curves(reports, [p.probs for p in preds], [p.labels for p in preds], result["_sweep"])
     plot_examples(reports / "examples.png", preds, result["_hyps"], thresholds, label_rate, params.eval.plot_recordings)
+
+
+def eval_tags(out: dict) -> dict[str, str]:
+    """What a registered model version says about itself: its eval scores and red flags."""
+    auroc = "n/a" if out["auroc"] is None else f"{out['auroc']:.4f}"
+    return {
+        "eval.auroc": auroc,
+        "eval.sens_at_10fa": f"{out['sens_at_fa']['10']:.4f}",
+        "eval.szcore_f1": f"{out['szcore']['f1']:.4f}",
+        "eval.ovlp_sensitivity": f"{out['ovlp']['sensitivity']:.4f}",
+        "eval.ovlp_fa_per_24h": f"{out['ovlp']['fa_per_24h']:.4f}",
+        "red_flags": ",".join(out["red_flags"]),
+    }
 
 
 def print_summary(out: dict, baseline: dict) -> None:

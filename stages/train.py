@@ -6,7 +6,9 @@ reports/train/history.csv. Red flags: a defence switched off (before any data is
 no_positive_windows, and per epoch zero_positive_batch, low_batch_pos_ratio, auroc_collapse,
 nonfinite_loss; all_predictions_zero for the best weights.
 
-`python stages/train.py --resume` continues from models/checkpoints/last.pt. Under
+`python stages/train.py --resume` continues from models/checkpoints/last.pt (written after every
+epoch, and at the last finished step on Ctrl-C), if it holds the same training settings and
+data; the MLflow run of the interrupted training goes on. Under
 `torchrun --nproc_per_node N stages/train.py` every rank runs this file; rank 0 alone
 logs, prints and writes.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,13 +28,25 @@ from brain_brr.atomic import write_json_atomic
 from brain_brr.config import Params
 from brain_brr.data.loader import create_balanced_sampler, open_split, sampled_label_ratio
 from brain_brr.data.stats import load_stats, train_pos_weight
+from brain_brr.data.store import tables_digest
 from brain_brr.device import resolve_device, torch_device
+from brain_brr.errors import InputError
 from brain_brr.eval.operating_point import select_operating_point
 from brain_brr.stage import stage_main
+from brain_brr.tracking.model import log_detector
 from brain_brr.tracking.run import StageRun, UntrackedRun, repo_root
+from brain_brr.train.checkpoint import fingerprint_differences, load_checkpoint, training_fingerprint
 from brain_brr.train.distributed import DistInfo, init_distributed, shutdown
 from brain_brr.train.focal import build_loss, init_lines, resolve_pos_weight
-from brain_brr.train.loop import EpochReport, Trainer, TrainState, keep_freed_memory, seed_everything, write_history
+from brain_brr.train.loop import (
+    EpochReport,
+    Trainer,
+    TrainingInterrupted,
+    TrainState,
+    keep_freed_memory,
+    seed_everything,
+    write_history,
+)
 from brain_brr.train.model import save_detector
 
 STATS = "metrics/stats.json"
@@ -63,22 +78,58 @@ class EpochLog:
         )
 
 
+RESUME_HINT = "resume with `python stages/train.py --resume` (then `dvc commit train` and `dvc repro` go on from there)"
+
+
 def run(params: Params, resume: bool = False) -> None:
     keep_freed_memory()
     dist = init_distributed(resolve_device(params.train.device))
+    root = repo_root()
     try:
         device = torch_device(params.train.device, dist.local_rank)
+        checkpoint = resume_checkpoint(params, root) if resume else None
+        if checkpoint is None and dist.is_main:  # an older training's checkpoint must never be resumed later
+            (root / CHECKPOINTS / "last.pt").unlink(missing_ok=True)
         if dist.is_main:
-            with StageRun("train", params) as tracked:
-                train(params, resume, device, dist, tracked)
+            run_id = checkpoint.get("mlflow_run_id") if checkpoint else None
+            with StageRun("train", params, run_id=run_id) as tracked:
+                train(params, checkpoint, device, dist, tracked)
         else:
             with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # rank 0 speaks for all
-                train(params, resume, device, dist, UntrackedRun("train", params.guards.strict))
+                train(params, checkpoint, device, dist, UntrackedRun("train", params.guards.strict))
     finally:
         shutdown(dist)
 
 
-def train(params: Params, resume: bool, device: torch.device, dist: DistInfo, run: Any) -> None:
+def resume_checkpoint(params: Params, root: Path) -> dict[str, Any]:
+    """``last.pt`` if it was written for exactly these training settings and data; else exit 2 naming differences."""
+    path = root / CHECKPOINTS / "last.pt"
+    if not path.is_file():
+        raise InputError(f"{path}: nothing to resume (no checkpoint); start training with `python stages/train.py`")
+    checkpoint = load_checkpoint(path)
+    saved = checkpoint.get("fingerprint")
+    if saved is None:
+        raise InputError(
+            f"{path}: written without a training fingerprint (older version); start over with `python stages/train.py`"
+        )
+    differences = fingerprint_differences(saved, training_fingerprint(params, data_version(params, root)))
+    if differences:
+        raise InputError(
+            f"{path}: saved for other training settings or data ({'; '.join(differences)}); "
+            "start over with `python stages/train.py` (without --resume), or restore those settings"
+        )
+    return checkpoint
+
+
+def data_version(params: Params, root: Path) -> str:
+    processed = params.resolve(params.data.processed, root)
+    try:
+        return tables_digest(processed)
+    except OSError:
+        raise InputError(f"{processed}: no processed tables; run the ingest stage first (`dvc repro ingest`)") from None
+
+
+def train(params: Params, checkpoint: dict[str, Any] | None, device: torch.device, dist: DistInfo, run: Any) -> None:
     root = repo_root()
     summary: dict[str, Any] = {
         "focal_alpha": params.focal_alpha,
@@ -96,32 +147,37 @@ def train(params: Params, resume: bool, device: torch.device, dist: DistInfo, ru
         run.stop_if_flagged()  # a defence is off: stop before any data is read
 
         trainer = build_trainer(params, device, dist, run, summary)
-        if resume:
-            trainer.resume(root / CHECKPOINTS / "last.pt")
-            print(
-                f"[TRAIN] resumed from {root / CHECKPOINTS / 'last.pt'} at "
-                f"epoch {trainer.state.epoch + 1}/{params.train.epochs}",
-                flush=True,
-            )
+        version = data_version(params, root)
+        trainer.checkpoint_meta = {"fingerprint": training_fingerprint(params, version), "mlflow_run_id": run.run_id}
+        if checkpoint is not None:
+            trainer.resume(checkpoint)
+            print(f"[TRAIN] resumed from {CHECKPOINTS}/last.pt: {resume_point(trainer.state, params)}", flush=True)
             for name, reason in trainer.state.red_flags.items():  # raised before the interruption: they still hold
                 run.flag(name, f"{reason} (before --resume)")
+        else:
+            run.log_datasets(params.resolve(params.data.processed, root), run.data_version or version)
         state = trainer.state
-        ended = trainer.fit(EpochLog(run, params.train.epochs), stop_on_flags=params.guards.strict)
+        try:
+            ended = trainer.fit(EpochLog(run, params.train.epochs), stop_on_flags=params.guards.strict)
+        except TrainingInterrupted as exc:
+            run.ended_by = f"interrupted ({exc}); {RESUME_HINT}"
+            raise
         if ended == "red_flag":
             run.stop_if_flagged()
-        if ended == "stop_after":
-            print(
-                f"[TRAIN] stopped after epoch {state.epoch}; continue with `python stages/train.py --resume`",
-                flush=True,
-            )
-            run.set_tags({"brain_brr.stopped_after_epoch": state.epoch})
-            return
         if ended == "early_stop":
             print(f"[TRAIN] early stop: val_auroc did not improve for {params.train.patience} epoch(s)", flush=True)
         finish(params, trainer, device, dist, run)
     finally:
         if dist.is_main:
             write_json_atomic(root / METRICS, {**summary, **state.summary(), "red_flags": list(run.red_flags)})
+
+
+def resume_point(state: TrainState, params: Params) -> str:
+    if state.partial_rows:
+        return f"epoch {state.epoch + 1}/{params.train.epochs}, step {len(state.partial_rows) + 1}"
+    if state.epoch >= params.train.epochs or state.bad_epochs >= params.train.patience:
+        return f"training had finished ({state.epoch} epoch(s)); nothing left to train, the best weights are written"
+    return f"epoch {state.epoch + 1}/{params.train.epochs}"
 
 
 def build_trainer(params: Params, device: torch.device, dist: DistInfo, run: Any, summary: dict[str, Any]) -> Trainer:
@@ -191,7 +247,8 @@ def finish(params: Params, trainer: Trainer, device: torch.device, dist: DistInf
     }
     save_detector(root / DETECTOR, trainer.model, config)
     write_history(root / HISTORY, trainer.state.history)
-    run.artifact(root / DETECTOR, "detector")
+    if run.run_id is not None:
+        log_detector(root / DETECTOR, params.mlflow.registered_model, run.red_flags)
     best = trainer.state.summary()["val_auroc_best"]
     run.metrics({"val_auroc_best": best or float("nan"), "val_pred_pos_rate_best": final.val_pred_pos_rate})
     print(
@@ -202,7 +259,7 @@ def finish(params: Params, trainer: Trainer, device: torch.device, dist: DistInf
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, __doc__, argv, resume=True)
+    return stage_main(run, __doc__, argv, resume=True, interrupted_hint=RESUME_HINT)
 
 
 if __name__ == "__main__":

@@ -56,4 +56,16 @@ def test_every_stage_runs_its_own_file_and_lists_params_that_exist():
     for name, stage in _stages().items():
         assert stage["cmd"] == f"python stages/{name}.py", name
         for p in stage.get("params", []):
+            if isinstance(p, dict):  # `params.yaml:` with no key list: the whole file
+                assert p == {"params.yaml": None}, p
+                continue
             assert p in keys, f"stage '{name}' lists unknown param '{p}'"
+
+
+def test_validate_runs_first_and_sees_every_param():
+    stages = _stages()
+    assert {"params.yaml": None} in stages["validate"]["params"]
+    check = stages["validate"]["outs"][0]
+    check = next(iter(check)) if isinstance(check, dict) else check
+    for first in ("synth", "ingest"):  # every other stage runs after one of these
+        assert check in stages[first]["deps"], first

@@ -64,7 +64,7 @@ def project(tmp_path_factory, mlflow_template) -> Path:
     root = tmp_path_factory.mktemp("project")
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
-    for folder in ("src", "stages"):
+    for folder in ("src", "stages", "scripts"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((root / "params.yaml").read_text())
     (root / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY), sort_keys=False))
@@ -117,14 +117,31 @@ def test_repro_produces_every_metrics_file(project):
     assert (project / "models/detector/config.json").is_file()
 
 
-def test_every_stage_logged_to_the_repo_root_store(project):
+def test_one_parent_run_holds_the_stage_runs_of_the_repro(project):
     runs = _runs(project)
-    stages = {r.data.tags.get("dvc.stage") for r in runs}
-    assert {"ingest", "stats", "train", "evaluate"} <= stages
-    assert all(r.info.status == "FINISHED" for r in runs)
-    (train_run,) = [r for r in runs if r.data.tags["dvc.stage"] == "train"]
-    # Eval metrics land in the training run so the comparison view shows params beside them.
+    (parent,) = [r for r in runs if r.data.tags.get("brain_brr.role") == "pipeline"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert {r.data.tags["dvc.stage"] for r in children} == {"validate", "synth", "ingest", "stats", "train", "evaluate"}
+    head = _run(["git", "rev-parse", "HEAD~1"], project).stdout.strip()  # the commit `dvc repro` ran on
+    assert parent.info.run_name.startswith(f"workspace@{head[:7]}-") and parent.info.status == "FINISHED"
+    assert all(
+        r.info.status == "FINISHED" and r.info.run_name == f"{parent.info.run_name}/{r.data.tags['dvc.stage']}"
+        for r in children
+    )
+    assert all(r.data.tags["mlflow.source.git.commit"] == head for r in [parent, *children])
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    processed = next(o["md5"] for o in lock["stages"]["ingest"]["outs"] if o["path"] == "data/processed")
+    (train_run,) = [r for r in children if r.data.tags["dvc.stage"] == "train"]
+    assert train_run.data.tags["dvc.data_version"] == processed
+    # Eval metrics land in the training run (params beside them) and in the parent.
     assert "auroc" in train_run.data.metrics and "focal_alpha" in train_run.data.params
+    assert "auroc" in parent.data.metrics and parent.data.params["focal_alpha"] == "0.5"
+    assert {d.dataset.name for d in train_run.inputs.dataset_inputs} == {"train windows", "dev windows", "eval windows"}
+    assert all(d.dataset.digest.startswith(processed[:12]) for d in train_run.inputs.dataset_inputs)
+    (version,) = _client(project).search_model_versions("name = 'brain-brr-detector'")
+    assert version.run_id == train_run.info.run_id and "eval.auroc" in version.tags
+    artifacts = project / "mlartifacts"
+    assert artifacts.is_dir() and not (project / "mlruns").exists()
 
 
 def test_repro_is_up_to_date_the_second_time(project):
@@ -132,35 +149,49 @@ def test_repro_is_up_to_date_the_second_time(project):
     assert "changed" not in proc.stdout, proc.stdout
 
 
-def test_exp_alpha_025_stops_with_red_flag(project):
-    proc = _run(["dvc", "exp", "run", "-S", "focal_alpha=0.25"], project, check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert "[INIT] FOCAL: alpha != 0.5 → disabling pos_weight to avoid double-counting" in out
-    assert "[RED FLAG] focal_alpha_not_neutral" in out
-    failed = _runs(project, "attributes.status = 'FAILED'")
-    assert any(
-        "focal_alpha_not_neutral" in r.data.tags.get("red_flags", "") and r.data.tags.get("dvc.exp_name")
-        for r in failed
-    )
+def _readme_experiments() -> list[tuple[str, str]]:
+    """(command, comment) of each `dvc exp run` line of the README's first Experiments block."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("## Experiments", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [ln for ln in block.splitlines() if ln.startswith("dvc exp run")]
+    return [tuple(part.strip() for part in ln.split("#", 1)) for ln in lines]
 
 
-def test_exp_balanced_sampling_off_non_strict_completes_as_failed(project):
-    proc = _run(
-        ["dvc", "exp", "run", "-S", "use_balanced_sampling=false", "-S", "guards.strict=false"], project, check=False
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    assert "[RED FLAG] balanced_sampling_off" in out
-    runs = _runs(project, "tags.`dvc.stage` = 'train'")
-    flagged = [r for r in runs if "balanced_sampling_off" in r.data.tags.get("red_flags", "")]
-    assert flagged and all(r.info.status == "FAILED" for r in flagged)
+def test_readme_experiments_do_what_the_readme_says_in_order(project):
+    steps = _readme_experiments()
+    assert len(steps) >= 6
+    before = (project / "params.yaml").read_text()
+    for command, comment in steps:
+        proc = _run(command.split(), project, check=False)
+        out = proc.stdout + proc.stderr
+        if comment.startswith("stops:"):
+            expected = comment.removeprefix("stops:").strip()
+            assert proc.returncode == 255, (command, out[-3000:])
+            assert expected in out, (command, out[-3000:])
+            if "[RED FLAG]" in expected:
+                assert out.count(expected) == 1, (command, out[-3000:])  # printed once
+                assert "exited with 3" in out
+            else:
+                assert "exited with 2" in out
+        else:
+            assert comment.startswith("runs to the end"), comment
+            assert proc.returncode == 0, (command, out[-3000:])
+        # --temp: the workspace never changes
+        assert (project / "params.yaml").read_text() == before, command
+        assert (project / "models/detector/model.pt").is_file()
+        assert "modified" not in _run(["git", "status", "--short", "params.yaml"], project).stdout
+    failed = [r for r in _runs(project, "attributes.status = 'FAILED'") if r.data.tags.get("dvc.exp_name")]
+    assert any("focal_alpha_not_neutral" in r.data.tags.get("red_flags", "") for r in failed)
+    parents = _runs(project, "tags.`brain_brr.role` = 'pipeline'")
+    valid = [c for c, comment in steps if "did you mean" not in comment]  # invalid params stop before any run opens
+    assert len(parents) == 1 + len(valid)  # the repro and one per experiment
 
 
 def test_queued_experiments_in_parallel_log_to_workspace_store(project):
-    before = len(_runs(project, "tags.`dvc.stage` = 'train'"))
-    _run(["dvc", "exp", "run", "--queue", "-S", "train.seed=11"], project)
-    _run(["dvc", "exp", "run", "--queue", "-S", "train.seed=12"], project)
+    before = len(_runs(project, "tags.`dvc.stage` = 'evaluate'"))
+    # Post-processing settings: only evaluate reruns, so the queue mechanics are tested in seconds.
+    _run(["dvc", "exp", "run", "--queue", "-S", "eval.min_duration_s=5"], project)
+    _run(["dvc", "exp", "run", "--queue", "-S", "eval.min_duration_s=8"], project)
     _run(["dvc", "queue", "start", "-j", "2"], project)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -169,9 +200,22 @@ def test_queued_experiments_in_parallel_log_to_workspace_store(project):
             break
         time.sleep(5)
     assert "Failed" not in status, status
-    runs = _runs(project, "tags.`dvc.stage` = 'train'")
+    runs = _runs(project, "tags.`dvc.stage` = 'evaluate'")
     assert len(runs) >= before + 2
     names = {r.data.tags.get("dvc.exp_name") for r in runs}
     assert len([n for n in names if n]) >= 2
     shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project).stdout
     assert "focal_alpha" in shown and "auroc" in shown
+
+
+def test_ablation_script_leaves_the_users_edits_alone(project):
+    params = project / "params.yaml"
+    edited = params.read_text() + "# my own note, not committed\n"
+    params.write_text(edited)
+    model = (project / "models/detector/model.pt").read_bytes()
+    proc = _run([sys.executable, "scripts/ablation.py", "--seeds", "0", "--settings", "defences"], project)
+    assert "[ABLATION] dvc exp run --temp -n abl-defences-s0" in proc.stdout
+    assert params.read_text() == edited and (project / "models/detector/model.pt").read_bytes() == model
+    rows = (project / "reports/ablation/results.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("defences,0,0,")
+    params.write_text(edited.replace("# my own note, not committed\n", ""))

@@ -208,7 +208,7 @@ def test_unreadable_corpus_beyond_the_skip_budget(tmp_path, mlflow_store, capsys
 
 
 def test_red_flags_survive_an_interruption_and_resume(tmp_path, mlflow_store, capsys, monkeypatch):
-    from brain_brr.train.loop import STOP_AFTER_ENV
+    from brain_brr.train.loop import INTERRUPT_AT_ENV
 
     make_processed(tmp_path, recordings={"train": 3, "dev": 1}, minutes=3.0)
     params = tiny_params(
@@ -221,9 +221,9 @@ def test_red_flags_survive_an_interruption_and_resume(tmp_path, mlflow_store, ca
         }
     )
     path = _write_params(tmp_path, params)
-    monkeypatch.setenv(STOP_AFTER_ENV, "1")
-    assert stage_main("train", "--params", path) == 0
-    monkeypatch.delenv(STOP_AFTER_ENV)
+    monkeypatch.setenv(INTERRUPT_AT_ENV, "4")  # inside epoch 2, after the flag of epoch 1
+    assert stage_main("train", "--params", path) == 130
+    monkeypatch.delenv(INTERRUPT_AT_ENV)
     assert stage_main("train", "--params", path, "--resume") == 0
     metrics = json.loads((tmp_path / "metrics/train.json").read_text())
     assert "low_batch_pos_ratio" in metrics["red_flags"] and metrics["epochs"] == 3
@@ -232,3 +232,4 @@ def test_red_flags_survive_an_interruption_and_resume(tmp_path, mlflow_store, ca
     # Resuming a finished run trains nothing more and keeps its summary.
     assert stage_main("train", "--params", path, "--resume") == 0
     assert json.loads((tmp_path / "metrics/train.json").read_text())["epochs"] == 3
+    assert "nothing left to train" in capsys.readouterr().out

@@ -162,6 +162,9 @@ class GuardsConfig(_Section):
 
 class MlflowConfig(_Section):
     experiment: str = "brain-brr"
+    registered_model: str = (
+        "brain-brr-detector"  # Model Registry name of the detector (a red-flagged training never registers)
+    )
 
 
 class Params(_Section):

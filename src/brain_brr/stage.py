@@ -32,12 +32,20 @@ def exit_code(action: Callable[[], Any], interrupted_hint: str = "") -> int:
         for line in exc.lines:
             print(line, file=sys.stderr, flush=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"interrupted{'; ' + interrupted_hint if interrupted_hint else ''}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as exc:
+        what = f"interrupted ({exc})" if str(exc) else "interrupted"
+        print(f"{what}{'; ' + interrupted_hint if interrupted_hint else ''}", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
 
 
-def stage_main(run: Callable[..., Any], doc: str | None, argv: list[str] | None = None, *, resume: bool = False) -> int:
+def stage_main(
+    run: Callable[..., Any],
+    doc: str | None,
+    argv: list[str] | None = None,
+    *,
+    resume: bool = False,
+    interrupted_hint: str = "",
+) -> int:
     """The command line of one ``stages/<name>.py``: ``[--params FILE] [--resume]``, then ``run(params, ...)``."""
     parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc else None)
     parser.add_argument("--params", default=None, help="params file (default: params.yaml at the repository root)")
@@ -45,4 +53,5 @@ def stage_main(run: Callable[..., Any], doc: str | None, argv: list[str] | None 
         parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     args = parser.parse_args(argv)
     kwargs = {"resume": args.resume} if resume else {}
-    return exit_code(lambda: run(load_stage_params(args.params), **kwargs))
+    hint = interrupted_hint or "run it again (`dvc repro`): finished work is reused"
+    return exit_code(lambda: run(load_stage_params(args.params), **kwargs), hint)

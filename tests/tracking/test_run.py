@@ -71,7 +71,7 @@ def test_interrupted_run_ends_killed(mlflow_store):
     with pytest.raises(KeyboardInterrupt), StageRun("ingest", parse_params({})):
         raise KeyboardInterrupt
     (r,) = _runs("ingest")
-    assert r.info.status == "KILLED"
+    assert r.info.status == "KILLED" and r.data.tags["brain_brr.ended_by"].startswith("interrupted")
 
 
 def test_sigkilled_stage_is_closed_on_next_start(mlflow_store, tmp_path):
@@ -111,3 +111,37 @@ def test_sigterm_ends_run_killed(mlflow_store):
     proc.wait(timeout=30)
     (r,) = _runs("train")
     assert r.info.status == "KILLED"
+
+
+def test_stage_runs_of_one_experiment_nest_under_one_parent(mlflow_store, monkeypatch, tmp_path):
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-xyz")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "a" * 40)
+    params = parse_params({"guards": {"strict": False}})
+    with StageRun("validate", params) as first:
+        pass
+    with StageRun("train", params) as second:
+        second.flag("demo_flag", "something is off")
+        second.artifact(tmp_path / "mlflow.db")
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("brain-brr")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    parents = client.search_runs([exp.experiment_id], filter_string="tags.`brain_brr.role` = 'pipeline'")
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.info.run_name == "exp-xyz" and parent.info.status == "FAILED"
+    assert parent.data.tags["red_flags"] == "demo_flag" and parent.data.params["focal_alpha"] == "0.5"
+    for child, stage in ((first, "validate"), (second, "train")):
+        run = client.get_run(child.run_id)
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.info.run_name == f"exp-xyz/{stage}"
+        assert run.data.tags["dvc.exp_name"] == "exp-xyz" and run.data.tags["dvc.exp_baseline_rev"] == "a" * 40
+        assert len(run.data.tags["brain_brr.params_hash"]) == 8
+    # Artifacts land in <repo root>/mlartifacts even when MLFLOW_TRACKING_URI names the sqlite store.
+    assert client.get_run(second.run_id).info.artifact_uri.startswith((tmp_path / "mlartifacts").as_uri())
+
+
+def test_a_stage_run_by_hand_has_no_parent(mlflow_store):
+    with StageRun("stats", parse_params({})) as run:
+        pass
+    r = MlflowClient().get_run(run.run_id)
+    assert "mlflow.parentRunId" not in r.data.tags and r.info.run_name.startswith("stats@")

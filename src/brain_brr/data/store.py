@@ -110,3 +110,17 @@ def write_table_atomic(table: pa.Table, path: str | Path) -> None:
 
 def dumps(obj: object) -> str:
     return json.dumps(obj, sort_keys=True)
+
+
+def tables_digest(processed: str | Path) -> str:
+    """16 hex digits over ``recordings.parquet`` and ``windows.parquet``: the version of the processed data.
+
+    Every recording's row (duration, events, segment file) and every window is in those two tables,
+    and ingest rewrites a segment only together with its row, so they stand for the whole store.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("recordings.parquet", "windows.parquet"):
+        h.update(Path(processed, name).read_bytes())
+    return h.hexdigest()[:16]

@@ -1,4 +1,8 @@
-"""Evaluation figures: DVC plot CSVs (ROC, PR, sensitivity vs FA/24h) and example traces."""
+"""Evaluation figures: ROC, PR and sensitivity-vs-false-alarms as DVC plot CSVs and PNG images; example traces.
+
+The PNGs render anywhere (`dvc plots show` offline, the MLflow UI); the CSVs feed DVC's
+interactive plots and `dvc plots diff`.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +42,55 @@ def write_curves(out_dir: Path, probs: list[np.ndarray], labels: list[np.ndarray
     _thin(pd.DataFrame({"recall": rec, "precision": prec})).to_csv(out_dir / "pr.csv", index=False, float_format="%.6g")
     sf = pd.DataFrame(sweep)[["fa_per_24h", "sensitivity", "tau_on"]].sort_values(["fa_per_24h", "sensitivity"])
     sf.to_csv(out_dir / "sens_fa.csv", index=False, float_format="%.6g")
+    _curve_png(
+        out_dir / "roc.png",
+        fpr,
+        tpr,
+        "false positive rate (label steps)",
+        "true positive rate",
+        "ROC (eval split)",
+        diagonal=True,
+    )
+    _curve_png(out_dir / "pr.png", rec, prec, "recall", "precision", "Precision-recall (eval split)")
+    _curve_png(
+        out_dir / "sens_fa.png",
+        sf["fa_per_24h"].to_numpy(),
+        sf["sensitivity"].to_numpy(),
+        "false alarms per 24 h (OVLP)",
+        "sensitivity (OVLP)",
+        "Sensitivity vs false alarms (eval split)",
+        step=True,
+    )
+
+
+def _curve_png(
+    path: Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    *,
+    diagonal: bool = False,
+    step: bool = False,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    if step:
+        ax.step(x, y, where="post", color="tab:blue")
+    else:
+        ax.plot(x, y, color="tab:blue")
+    if diagonal:
+        ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def plot_examples(

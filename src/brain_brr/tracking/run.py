@@ -66,6 +66,19 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+EXPERIMENT_KIND = "custom_model_development"  # the UI opens the experiment in its model-training view
+HEADLINE_PARAMS = (
+    "loss",
+    "focal_alpha",
+    "focal_gamma",
+    "use_balanced_sampling",
+    "pos_weight",
+    "data.root",
+    "train.seed",
+)
+HEADLINE_SECTIONS = ("model.", "sampler.", "augment.")
+
+
 def ensure_experiment(name: str, root: Path | None = None) -> str:
     """Create the store and the experiment once (safe when several processes race)."""
     import mlflow
@@ -77,14 +90,68 @@ def ensure_experiment(name: str, root: Path | None = None) -> str:
     for attempt in range(20):
         exp = client.get_experiment_by_name(name)
         if exp is not None:
+            if exp.tags.get("mlflow.experimentKind") != EXPERIMENT_KIND:
+                client.set_experiment_tag(exp.experiment_id, "mlflow.experimentKind", EXPERIMENT_KIND)
             return exp.experiment_id
         try:
-            # A tracking server given by MLFLOW_TRACKING_URI decides where artifacts go (--artifacts-destination).
-            location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_location(root)
-            return client.create_experiment(name, artifact_location=location)
+            # A tracking server decides where artifacts go (its --artifacts-destination); any local store
+            # (sqlite, also one named by MLFLOW_TRACKING_URI) keeps them in <repo root>/mlartifacts.
+            remote = tracking_uri(root).startswith(("http://", "https://", "databricks"))
+            location = None if remote else artifact_location(root)
+            return client.create_experiment(
+                name, artifact_location=location, tags={"mlflow.experimentKind": EXPERIMENT_KIND}
+            )
         except Exception:  # another process created it first, or sqlite was busy
             time.sleep(0.2 * (attempt + 1))
     raise RuntimeError(f"could not create or find MLflow experiment '{name}' at {tracking_uri(root)}")
+
+
+def open_parent(experiment_id: str, key: str, name: str, prov: Any, params: Any) -> str:
+    """The parent run of this pipeline execution, created by its first stage, RUNNING while a stage runs."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    found = client.search_runs([experiment_id], filter_string=f"tags.`brain_brr.pipeline` = '{key}'", max_results=1)
+    live = {"brain_brr.pid": str(os.getpid()), "brain_brr.host": socket.gethostname()}
+    if found:
+        run_id = found[0].info.run_id
+        client.update_run(run_id, status="RUNNING")
+        for k, v in live.items():
+            client.set_tag(run_id, k, v)
+        return run_id
+    tags = {"brain_brr.pipeline": key, "brain_brr.role": "pipeline", "red_flags": "", **prov.tags(), **live}
+    run = client.create_run(experiment_id, run_name=name, tags=tags)
+    flat = params.flat()
+    headline = {k: v for k, v in flat.items() if k in HEADLINE_PARAMS or k.startswith(HEADLINE_SECTIONS)}
+    from mlflow.entities import Param
+
+    client.log_batch(run.info.run_id, params=[Param(k, str(_param_value(v))) for k, v in headline.items()])
+    return run.info.run_id
+
+
+def close_parent(parent_id: str, stage: str, child_status: str, red_flags: list[str]) -> None:
+    """After each stage: the parent keeps every stage's last status and the union of red flags.
+
+    It ends FAILED when any stage failed or raised a red flag, KILLED when one was interrupted
+    (a resumed training that finishes clears that), FINISHED otherwise.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    parent = client.get_run(parent_id)
+    old = [f for f in parent.data.tags.get("red_flags", "").split(",") if f]
+    merged = list(dict.fromkeys(old + red_flags))
+    client.set_tag(parent_id, "red_flags", ",".join(merged))
+    client.set_tag(parent_id, f"brain_brr.stage_status.{stage}", child_status)
+    statuses = {k: v for k, v in parent.data.tags.items() if k.startswith("brain_brr.stage_status.")}
+    statuses[f"brain_brr.stage_status.{stage}"] = child_status
+    if merged or "FAILED" in statuses.values():
+        status = "FAILED"
+    elif "KILLED" in statuses.values():
+        status = "KILLED"
+    else:
+        status = "FINISHED"
+    client.set_terminated(parent_id, status=status)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -120,10 +187,15 @@ def close_stale_runs(experiment_id: str) -> int:
 class StageRun:
     """Context manager around one MLflow run for one stage execution.
 
+    The run is a child of the pipeline execution's parent run (:mod:`.pipeline`), named
+    ``<pipeline>/<stage>``, and carries the git commit, the DVC experiment, the params hash and
+    the data version. ``run_id`` reopens an earlier run (``--resume``): one training, one record.
+
     ``flag(name, reason)`` raises a red flag: prints ``[RED FLAG] name: reason`` and tags
-    the run. A run with any red flag ends ``FAILED``. With ``guards.strict`` the stage
-    stops (:class:`RedFlagStop`, exit 3) at :meth:`stop_if_flagged`, or at the latest when
-    the ``with`` block ends; otherwise it finishes and only the status says so.
+    the run. A run with any red flag ends ``FAILED``, and so does its parent. With
+    ``guards.strict`` the stage stops (:class:`RedFlagStop`, exit 3) at :meth:`stop_if_flagged`,
+    or at the latest when the ``with`` block ends; otherwise it finishes and only the status
+    says so.
     """
 
     def __init__(
@@ -134,44 +206,71 @@ class StageRun:
         *,
         strict: bool | None = None,
         experiment: str | None = None,
-        group: str | None = None,
         extra_tags: dict[str, str] | None = None,
         log_params: bool = True,
+        run_id: str | None = None,
     ):
         self.stage = stage
         self.params = params
         self.root = root or store_root()
         self.strict = strict if strict is not None else (params.guards.strict if params is not None else True)
         self.experiment = experiment or (params.mlflow.experiment if params is not None else "brain-brr")
-        self.exp_name = os.environ.get("DVC_EXP_NAME", "")
-        self.group = group or self.exp_name or "workspace"
         self.extra_tags = extra_tags or {}
         self.log_params = log_params
         self.red_flags: list[str] = []
-        self.run_id: str | None = None
+        self.run_id: str | None = run_id
+        self.parent_id: str | None = None
+        self.group = ""  # the pipeline execution's name (the parent run's name)
+        self.data_version = ""  # DVC's hash of data/processed, "" before the first ingest
+        self.ended_by = ""  # why an interrupted run was KILLED
         self._prev_sigterm: Any = None
 
     # ---------------------------------------------------------------- lifecycle
     def __enter__(self) -> StageRun:
         import mlflow
 
+        from brain_brr.tracking import pipeline
+
         exp_id = ensure_experiment(self.experiment, self.root)
         close_stale_runs(exp_id)
+        processed = self.params.data.processed if self.params is not None else "data/processed"
+        prov = pipeline.provenance(repo_root(), self.params, processed) if self.params is not None else None
+        self.group = pipeline.pipeline_name(prov) if prov else "workspace"
+        self.data_version = prov.data_version if prov else ""
+        key = pipeline.pipeline_key()
+        if key and prov:
+            self.parent_id = open_parent(exp_id, key, self.group, prov, self.params)
         tags = {
             "dvc.stage": self.stage,
             "red_flags": "",
             "brain_brr.group": self.group,
             "brain_brr.pid": str(os.getpid()),
             "brain_brr.host": socket.gethostname(),
+            **(prov.tags() if prov else {}),
             **self.extra_tags,
         }
-        if self.exp_name:
-            tags["dvc.exp_name"] = self.exp_name
-        run_name = f"{self.stage}-{self.exp_name}" if self.exp_name else self.stage
-        run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags)
-        self.run_id = run.info.run_id
-        if self.params is not None and self.log_params:
-            mlflow.log_params({k: _param_value(v) for k, v in self.params.flat().items()})
+        if self.run_id is not None and not _run_exists(self.run_id):
+            print(
+                f"[MLFLOW] run {self.run_id} of the interrupted training is not in this store: starting a new one",
+                flush=True,
+            )
+            self.run_id = None
+        if self.run_id is not None:  # resume: the same run, running again
+            run = mlflow.start_run(run_id=self.run_id)
+            self.red_flags = [f for f in run.data.tags.get("red_flags", "").split(",") if f]
+            self.parent_id = run.data.tags.get("mlflow.parentRunId", self.parent_id)
+            tags.pop("red_flags")
+            mlflow.set_tags(tags)
+        else:
+            name = (
+                f"{self.group}/{self.stage}"
+                if self.parent_id
+                else f"{self.stage}@{self.group.removeprefix('workspace@')}"
+            )
+            run = mlflow.start_run(experiment_id=exp_id, run_name=name, tags=tags, parent_run_id=self.parent_id)
+            self.run_id = run.info.run_id
+            if self.params is not None and self.log_params:
+                mlflow.log_params({k: _param_value(v) for k, v in self.params.flat().items()})
         if threading_main():
             self._prev_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
         return self
@@ -183,6 +282,7 @@ class StageRun:
             signal.signal(signal.SIGTERM, self._prev_sigterm)
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
             status = "KILLED"
+            mlflow.set_tag("brain_brr.ended_by", self.ended_by or f"interrupted ({exc or 'Ctrl-C'})")
         elif exc_type is not None or self.red_flags:
             status = "FAILED"
         else:
@@ -191,6 +291,8 @@ class StageRun:
             first = str(exc).splitlines()[0] if str(exc) else ""
             mlflow.set_tag("brain_brr.error", f"{exc_type.__name__}: {first}"[:500])
         mlflow.end_run(status=status)
+        if self.parent_id:
+            close_parent(self.parent_id, self.stage, status, self.red_flags)
         if exc_type is None:
             self.stop_if_flagged()
         return False
@@ -240,6 +342,24 @@ class StageRun:
         for i in range(0, len(metrics), 900):
             client.log_batch(self.run_id, metrics=metrics[i : i + 900])
 
+    def log_datasets(self, processed: Path, digest: str) -> None:
+        """The train/dev/eval windows as the run's input datasets (digest tied to the data version)."""
+        import warnings
+
+        import mlflow
+        import pandas as pd
+
+        source = processed / "windows.parquet"
+        windows = pd.read_parquet(source, columns=["rec_id", "split", "patient", "seg0", "seizure_frac", "is_pos"])
+        for split, context in (("train", "training"), ("dev", "validation"), ("eval", "testing")):
+            df = windows[windows["split"] == split].reset_index(drop=True)
+            with warnings.catch_warnings():  # MLflow's hints on source resolution and integer columns
+                warnings.simplefilter("ignore", UserWarning)
+                ds = mlflow.data.from_pandas(
+                    df, source=str(source), targets="is_pos", name=f"{split} windows", digest=f"{digest[:12]}-{split}"
+                )
+                mlflow.log_input(ds, context=context)
+
     def artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         import mlflow
 
@@ -260,9 +380,10 @@ class UntrackedRun:
 
     run_id = None
     group = ""
+    data_version = ""
 
     def __init__(self, stage: str, strict: bool):
-        self.stage, self.strict, self.red_flags = stage, strict, []
+        self.stage, self.strict, self.red_flags, self.ended_by = stage, strict, [], ""
 
     def flag(self, name: str, reason: str) -> None:  # noqa: ARG002
         if name not in self.red_flags:
@@ -276,6 +397,8 @@ class UntrackedRun:
     def metrics(self, *a: Any, **k: Any) -> None: ...
 
     def step_metrics(self, *a: Any, **k: Any) -> None: ...
+
+    def log_datasets(self, *a: Any, **k: Any) -> None: ...
 
     def artifact(self, *a: Any, **k: Any) -> None: ...
 
@@ -300,7 +423,6 @@ def copy_into_run(run_id: str | None, metrics: dict[str, Any], artifacts: list[P
     from mlflow.tracking import MlflowClient
 
     if not run_id:
-        print("[EVAL] the model has no MLflow run id: eval metrics not copied into a training run", flush=True)
         return
     client = MlflowClient()
     try:
@@ -317,6 +439,17 @@ def copy_into_run(run_id: str | None, metrics: dict[str, Any], artifacts: list[P
         old = [f for f in run.data.tags.get("red_flags", "").split(",") if f]
         client.set_tag(run_id, "red_flags", ",".join(dict.fromkeys(old + red_flags)))
         client.set_terminated(run_id, "FAILED")
+
+
+def _run_exists(run_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        MlflowClient().get_run(run_id)
+    except MlflowException:
+        return False
+    return True
 
 
 def threading_main() -> bool:

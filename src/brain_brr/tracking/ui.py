@@ -111,3 +111,8 @@ def screenshot(page: object, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def experiment_url(base: str, experiment_id: str) -> str:
+    """The experiment's runs table in the UI's model-training view (the UI itself opens in its GenAI view)."""
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"

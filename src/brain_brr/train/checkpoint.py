@@ -17,6 +17,33 @@ import torch
 from brain_brr.atomic import atomic_path
 from brain_brr.errors import InputError
 
+# Settings that cannot change the trained weights: where things are, how fast, when to give up.
+_NOT_TRAINING = ("data.root", "data.processed", "data.workers", "train.num_workers", "train.device", "train.patience")
+_NOT_TRAINING_SECTIONS = ("synth.", "eval.", "guards.", "mlflow.")
+
+
+def training_fingerprint(params: Any, data_version: str) -> dict[str, Any]:
+    """Every setting that shapes training (dotted keys), plus the version of the processed data.
+
+    A checkpoint stores it; ``--resume`` compares it with the current one and refuses any difference.
+    """
+    flat = {
+        k: v for k, v in params.flat().items() if k not in _NOT_TRAINING and not k.startswith(_NOT_TRAINING_SECTIONS)
+    }
+    return {**flat, "data_version": data_version}
+
+
+def fingerprint_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: checkpoint X, now Y`` for every key whose value differs (or exists on one side only)."""
+    missing = object()
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key, missing), current.get(key, missing)
+        if a != b:
+            show = lambda v: "(absent)" if v is missing else repr(v)  # noqa: E731
+            out.append(f"{key}: checkpoint {show(a)}, now {show(b)}")
+    return out
+
 
 def rng_state() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()

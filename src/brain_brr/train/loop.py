@@ -8,9 +8,12 @@ survive an interruption.
 
 Under ``torchrun`` every rank runs the same Trainer on its shard of each global batch
 (DDP); losses and batch statistics are reduced over ranks, so every rank takes the same
-decisions, and only rank 0 writes checkpoints. ``BRAIN_BRR_STOP_AFTER_EPOCH=k`` ends
-training after epoch ``k`` (the checkpoint is written) so that resuming can be tested at an
-epoch boundary.
+decisions, and only rank 0 writes checkpoints.
+
+Ctrl-C (SIGINT) or SIGTERM during training finishes the current step, writes ``last.pt`` as of
+that step (mid-epoch included) and raises :class:`TrainingInterrupted`; a second signal stops
+at once. ``BRAIN_BRR_INTERRUPT_AT_STEP=k`` sends this process SIGINT after global step ``k``,
+so that interruptions can be tested anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import dataclasses
 import math
 import os
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -35,14 +39,13 @@ from torch.utils.data import DataLoader
 
 from brain_brr.config import Params
 from brain_brr.data.loader import WindowDataset, batches_of
-from brain_brr.errors import InputError
 from brain_brr.guards import RedFlag, best_model_flags, epoch_flags, nonfinite_loss_flag
 from brain_brr.progress import progress
-from brain_brr.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from brain_brr.train.checkpoint import rng_state, save_checkpoint, set_rng_state
 from brain_brr.train.distributed import DistInfo, all_reduce
 from brain_brr.train.model import build_detector
 
-STOP_AFTER_ENV = "BRAIN_BRR_STOP_AFTER_EPOCH"
+INTERRUPT_AT_ENV = "BRAIN_BRR_INTERRUPT_AT_STEP"
 DECISION_THRESHOLD = 0.5
 STEP_CURVES = ("loss", "loss_pos", "loss_neg", "batch_pos_ratio")  # logged per step
 
@@ -61,6 +64,7 @@ class TrainState:
     zero_pos_batches: int = 0
     val_auroc_first: float | None = None
     red_flags: dict[str, str] = field(default_factory=dict)  # name -> reason, in the order raised
+    partial_rows: list[dict[str, float]] = field(default_factory=list)  # steps done of an interrupted epoch
 
     def summary(self) -> dict[str, Any]:
         """The measured keys of ``metrics/train.json``."""
@@ -93,6 +97,35 @@ class FinalReport:
     val_pred_pos_rate: float
     checks: dict[str, bool]
     new_flags: list[RedFlag]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C/SIGTERM; ``last.pt`` holds everything up to the last finished step."""
+
+
+class _DeferredInterrupt:
+    """During training, SIGINT/SIGTERM only ask to stop; the loop stops at the next step boundary."""
+
+    def __init__(self) -> None:
+        self.requested = ""
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _DeferredInterrupt:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+        if self.requested:  # asked twice: stop now
+            raise KeyboardInterrupt(f"{signal.Signals(signum).name} received twice")
+        self.requested = signal.Signals(signum).name
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 class TrainCallback(Protocol):
@@ -169,6 +202,8 @@ class Trainer:
             self.opt, partial(lr_factor, warmup=tc.warmup_steps, total=total)
         )
         self.state = TrainState()
+        self.checkpoint_meta: dict[str, Any] = {}  # stored in last.pt beside the state (fingerprint, MLflow run id)
+        self._interrupt = _DeferredInterrupt()
         self._pending: list[RedFlag] = []  # flags raised inside an epoch (non-finite loss), reported at its end
         self.best_weights: dict[str, torch.Tensor] = {}  # every rank keeps it: no rank waits on rank 0's file
         loader_kw = {
@@ -185,14 +220,8 @@ class Trainer:
         self.loader = DataLoader(train_ds, sampler=sampler, batch_size=None, generator=generator, **loader_kw)
 
     # ------------------------------------------------------------------ checkpoints
-    def resume(self, path: Path) -> None:
-        """Restore everything from ``last.pt``; refuses a checkpoint of other model or data settings."""
-        ckpt = load_checkpoint(path)
-        for section in ("model", "data"):
-            if ckpt["params"][section] != self.params.model_dump()[section]:
-                raise InputError(
-                    f"{path}: saved with different '{section}' params; train from scratch (without --resume)"
-                )
+    def resume(self, ckpt: dict[str, Any]) -> None:
+        """Restore everything from a loaded ``last.pt`` (the train stage has checked its fingerprint)."""
         self.model.load_state_dict(ckpt["model"])
         self.opt.load_state_dict(ckpt["optimizer"])
         self.sched.load_state_dict(ckpt["scheduler"])
@@ -202,6 +231,8 @@ class Trainer:
         set_rng_state(ckpt["rng"])
 
     def _save_last(self) -> None:
+        if not self.dist.is_main:
+            return
         save_checkpoint(
             self.checkpoint_dir / "last.pt",
             {
@@ -213,37 +244,39 @@ class Trainer:
                 "rng": rng_state(),
                 "track": dataclasses.asdict(self.state),
                 "params": self.params.model_dump(),
+                **self.checkpoint_meta,
             },
         )
 
     # ------------------------------------------------------------------ epochs
     def fit(self, callback: TrainCallback, *, stop_on_flags: bool) -> str:
-        """Train the remaining epochs; returns why it ended: done, early_stop, red_flag or stop_after."""
-        stop_after = int(os.environ.get(STOP_AFTER_ENV, "0") or 0)
+        """Train the remaining epochs; returns why it ended: done, early_stop or red_flag.
+
+        Raises :class:`TrainingInterrupted` after writing ``last.pt`` when interrupted.
+        """
         st = self.state
         start = st.epoch if st.bad_epochs < self.tc.patience else self.tc.epochs  # an early-stopped run stays stopped
-        for epoch in range(start, self.tc.epochs):
-            report = self._epoch(epoch)
-            if self.dist.is_main:
-                if report.improved:
-                    save_checkpoint(
-                        self.checkpoint_dir / "best.pt",
-                        {"model": self.best_weights, "epoch": epoch + 1, "val_auroc": report.metrics["val_auroc"]},
-                    )
+        with self._interrupt:
+            for epoch in range(start, self.tc.epochs):
+                report = self._epoch(epoch)
+                if self.dist.is_main and report.improved:
+                    best = {"model": self.best_weights, "epoch": epoch + 1, "val_auroc": report.metrics["val_auroc"]}
+                    save_checkpoint(self.checkpoint_dir / "best.pt", best)
                 self._save_last()
-            callback.on_epoch_end(st, report)
-            if stop_on_flags and st.red_flags:
-                return "red_flag"
-            if stop_after and epoch + 1 == stop_after and epoch + 1 < self.tc.epochs:
-                return "stop_after"
-            if st.bad_epochs >= self.tc.patience:
-                return "early_stop"
+                callback.on_epoch_end(st, report)
+                if self._interrupt.requested:  # during validation: last.pt already holds the whole epoch
+                    raise TrainingInterrupted(f"{self._interrupt.requested} after epoch {epoch + 1}")
+                if stop_on_flags and st.red_flags:
+                    return "red_flag"
+                if st.bad_epochs >= self.tc.patience:
+                    return "early_stop"
         return "done"
 
     def _epoch(self, epoch: int) -> EpochReport:
         """One epoch of steps, validation, best-weights bookkeeping and the epoch's red flags."""
         tc, st = self.tc, self.state
-        self.sampler.set_epoch(epoch)
+        if not st.partial_rows:  # else: resuming inside this epoch, the sampler knows where
+            self.sampler.set_epoch(epoch)
         self.net.train()
         first_step = epoch * tc.steps_per_epoch
         rows, wait, busy = self._train_steps(epoch, first_step)
@@ -301,7 +334,9 @@ class Trainer:
         return new
 
     def _train_steps(self, epoch: int, first_step: int) -> tuple[list[dict[str, float]], float, float]:
-        rows: list[dict[str, float]] = []
+        """The epoch's remaining steps (after those of an interrupted run); stops cleanly when interrupted."""
+        rows, self.state.partial_rows = self.state.partial_rows, []
+        interrupt_at = int(os.environ.get(INTERRUPT_AT_ENV, "0") or 0)
         wait = busy = 0.0
         t0 = time.perf_counter()
         bar = progress(
@@ -310,16 +345,35 @@ class Trainer:
             desc=f"epoch {epoch + 1}/{self.tc.epochs}",
             disable=not self.dist.is_main,
         )
-        for x, y in bar:
-            t1 = time.perf_counter()
-            wait += t1 - t0
-            row = self._step(x, y, first_step + len(rows) + 1)
-            rows.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.4f}", pos=f"{row['batch_pos_ratio']:.2f}", refresh=False)
-            t0 = time.perf_counter()
-            busy += t0 - t1
-        bar.close()
+        try:
+            for x, y in bar:
+                t1 = time.perf_counter()
+                wait += t1 - t0
+                row = self._step(x, y, first_step + len(rows) + 1)
+                rows.append(row)
+                bar.set_postfix(loss=f"{row['loss']:.4f}", pos=f"{row['batch_pos_ratio']:.2f}", refresh=False)
+                if interrupt_at and first_step + len(rows) == interrupt_at:
+                    os.kill(os.getpid(), signal.SIGINT)
+                t0 = time.perf_counter()
+                busy += t0 - t1
+                if self._interrupt.requested:
+                    break
+        except Exception:
+            if not self._interrupt.requested:  # DataLoader workers die on Ctrl-C too: that is the interruption
+                raise
+        finally:
+            bar.close()
+        if self._interrupt.requested:
+            self._stop_inside_epoch(epoch, rows)
         return rows, wait, busy
+
+    def _stop_inside_epoch(self, epoch: int, rows: list[dict[str, float]]) -> None:
+        """Write ``last.pt`` as of the last finished step of ``epoch``, then raise :class:`TrainingInterrupted`."""
+        self.state.partial_rows = rows
+        self.sampler.start_step = len(rows)  # the sampler resumes its epoch at this step
+        self._save_last()
+        where = f"epoch {epoch + 1} step {len(rows)}/{self.tc.steps_per_epoch}"
+        raise TrainingInterrupted(f"{self._interrupt.requested} during {where}")
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         """One optimisation step; the row holds the global batch's figures, reduced over ranks."""
