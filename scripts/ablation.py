@@ -97,14 +97,19 @@ def run_cell(setting: str, seed: int) -> dict:
 
 
 def experiment_metrics(name: str) -> dict[str, dict]:
-    """The metrics files of saved experiment ``name``, as DVC recorded them: {path: data}."""
+    """The metrics files of saved experiment ``name``, whole (lists such as red_flags included): {path: data}."""
     out = subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for baseline in json.loads(out):
         for exp in baseline.get("experiments") or []:
             if exp.get("name") == name:
-                data = exp["revs"][0]["data"]["metrics"]
-                return {path: entry["data"] for path, entry in data.items()}
+                rev = exp["revs"][0]
+                files = rev["data"]["metrics"]  # DVC keeps numbers only: read the files from the experiment's commit
+                return {path: json.loads(_git_show(rev["rev"], path)) for path in files}
     raise RuntimeError(f"experiment {name} not found in `dvc exp show --json`")
+
+
+def _git_show(rev: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 def read_results(path: Path) -> list[dict]:
