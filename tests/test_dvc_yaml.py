@@ -69,3 +69,9 @@ def test_validate_runs_first_and_sees_every_param():
     check = next(iter(check)) if isinstance(check, dict) else check
     for first in ("synth", "ingest"):  # every other stage runs after one of these
         assert check in stages[first]["deps"], first
+
+
+def test_eval_curves_are_also_image_plots_that_render_offline():
+    plots = [next(iter(p)) if isinstance(p, dict) else p for p in _stages()["evaluate"]["plots"]]
+    for curve in ("roc", "pr", "sens_fa"):
+        assert f"reports/eval/{curve}.csv" in plots and f"reports/eval/{curve}.png" in plots

@@ -90,6 +90,10 @@ def test_train_start_flag_non_strict_runs_to_the_end_but_fails(tmp_path, mlflow_
     code = stage_main("train", "--params", _write_params(tmp_path, params))
     _assert_flagged(capsys, "train", "focal_alpha_not_neutral", 0, code)
     assert (tmp_path / "models/detector/model.pt").exists()
+    # The model is logged to its run, but a red-flagged training never registers a version.
+    client = MlflowClient()
+    assert client.search_model_versions("name = 'brain-brr-detector'") == []
+    assert client.search_logged_models([_last_run("train").info.experiment_id])
 
 
 def test_genuinely_collapsing_model(tmp_path, mlflow_store, capsys):
