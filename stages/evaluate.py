@@ -18,6 +18,7 @@ from brain_brr import guards
 from brain_brr.atomic import write_json_atomic
 from brain_brr.config import Params
 from brain_brr.data.annotations import write_csv_bi
+from brain_brr.data.checks import check_processed
 from brain_brr.device import resolve_device
 from brain_brr.errors import InputError
 from brain_brr.eval.evaluate import (
@@ -52,6 +53,7 @@ def run(params: Params) -> None:
         float(config["data"]["window_s"]),
     )
     processed = params.resolve(params.data.processed, root)
+    check_processed(processed, windows=False)
     device = resolve_device("auto")
     tags = {"brain_brr.train_run_id": str(config.get("mlflow_run_id", ""))}
 

@@ -11,6 +11,7 @@ import sys
 from brain_brr import guards
 from brain_brr.atomic import write_json_atomic
 from brain_brr.config import Params
+from brain_brr.data.checks import check_processed
 from brain_brr.data.splits import SPLITS, leaking_patients
 from brain_brr.data.stats import table_stats
 from brain_brr.stage import stage_main
@@ -21,7 +22,9 @@ STATS = "metrics/stats.json"
 
 def run(params: Params) -> None:
     root = repo_root()
-    stats, recordings = table_stats(params.resolve(params.data.processed, root))
+    processed = params.resolve(params.data.processed, root)
+    check_processed(processed, segments=False)
+    stats, recordings = table_stats(processed)
     with StageRun("stats", params) as run:
         train = stats["train"]
         leaks = leaking_patients([(r["patient"], r["split"]) for r in recordings])

@@ -26,6 +26,7 @@ import torch
 from brain_brr import guards
 from brain_brr.atomic import write_json_atomic
 from brain_brr.config import Params
+from brain_brr.data.checks import check_processed
 from brain_brr.data.loader import create_balanced_sampler, open_split, sampled_label_ratio
 from brain_brr.data.stats import load_stats, train_pos_weight
 from brain_brr.data.store import tables_digest
@@ -82,6 +83,8 @@ RESUME_HINT = "resume with `python stages/train.py --resume` (then `dvc commit t
 
 
 def run(params: Params, resume: bool = False) -> None:
+    if not guards.configuration_flags(params):  # a defence that is off is the run's red flag first, read no data
+        check_processed(params.resolve(params.data.processed, repo_root()))  # a damaged file: one line, no run
     keep_freed_memory()
     dist = init_distributed(resolve_device(params.train.device))
     root = repo_root()

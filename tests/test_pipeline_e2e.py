@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -219,3 +220,23 @@ def test_ablation_script_leaves_the_users_edits_alone(project):
     rows = (project / "reports/ablation/results.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith("defences,0,0,")
     params.write_text(edited.replace("# my own note, not committed\n", ""))
+
+
+def test_truncated_segment_is_named_and_dvc_repro_ingest_repairs_it(project):
+    status = _run(["dvc", "status"], project).stdout
+    segment = sorted((project / "data/processed/segments/train").glob("*.parquet"))[0]
+    intact = segment.read_bytes()
+    segment.write_bytes(intact[: len(intact) // 2])  # a disk or copy fault
+    proc = _run([sys.executable, "stages/train.py"], project, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"{segment}: segment file truncated or not a Parquet file (Parquet magic bytes not found in footer. "
+        "Either the file is corrupted or this is not a parquet file.); "
+        "rewrite it with `dvc repro ingest` (add -f if DVC says nothing changed)"
+    )
+    assert "modified:           data/processed" in _run(["dvc", "status"], project).stdout
+    log = _run(["dvc", "repro", "ingest"], project).stdout
+    repaired = re.search(r"\[INGEST\] (\d+) ingested \((\d+) reused\)", log)
+    assert int(repaired.group(2)) == int(repaired.group(1)) - 1  # only the damaged recording is ingested again
+    assert segment.read_bytes() == intact
+    assert _run(["dvc", "status"], project).stdout == status  # every later stage is as up to date as before

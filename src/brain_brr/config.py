@@ -165,6 +165,11 @@ class MlflowConfig(_Section):
     registered_model: str = (
         "brain-brr-detector"  # Model Registry name of the detector (a red-flagged training never registers)
     )
+    # The store is checked before each stage opens its run (tracking/store.py): seconds, not minutes.
+    connect_timeout_s: float = Field(5.0, gt=0.0, le=300.0)
+    request_timeout_s: int = Field(30, ge=1, le=3600)
+    request_retries: int = Field(2, ge=0, le=10)  # MLflow refuses more than 10
+    lock_wait_s: float = Field(30.0, ge=0.0, le=3600.0)
 
 
 class Params(_Section):

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from brain_brr.errors import RedFlagStop
+from brain_brr.errors import InputError, RedFlagStop
 
 
 def repo_root() -> Path:
@@ -230,7 +230,9 @@ class StageRun:
         import mlflow
 
         from brain_brr.tracking import pipeline
+        from brain_brr.tracking.store import check_store
 
+        check_store(tracking_uri(self.root), getattr(self.params, "mlflow", None))
         exp_id = ensure_experiment(self.experiment, self.root)
         close_stale_runs(exp_id)
         processed = self.params.data.processed if self.params is not None else "data/processed"
@@ -278,8 +280,13 @@ class StageRun:
     def __exit__(self, exc_type, exc, tb) -> bool:
         import mlflow
 
+        from brain_brr.tracking.store import failure_line
+
         if self._prev_sigterm is not None:
             signal.signal(signal.SIGTERM, self._prev_sigterm)
+        lost = failure_line(exc, self.stage, tracking_uri(self.root))
+        if lost is not None:  # the store itself failed: closing the run would only wait for it again
+            raise InputError(lost) from None
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
             status = "KILLED"
             mlflow.set_tag("brain_brr.ended_by", self.ended_by or f"interrupted ({exc or 'Ctrl-C'})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +80,31 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
+RESTART = "start training over with `python stages/train.py` (without --resume)"
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{path}: no checkpoint to resume from; run `python stages/train.py` without --resume first")
-    return safe_load(path)
+    return safe_load(path, RESTART)
 
 
-def safe_load(path: Path) -> Any:
-    """``torch.load`` with ``weights_only=True``: tensors and plain values only, never arbitrary objects."""
+def check_torch_file(path: Path, fix: str) -> None:
+    """Cheap: ``path`` is a whole ``torch.save`` archive (a zip: a truncated one has no central directory)."""
+    if not path.is_file():
+        raise InputError(f"{path}: missing; {fix}")
+    try:
+        zipfile.ZipFile(path).close()  # reads the directory at the end of the file, not the tensors
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: not a readable checkpoint (truncated or not a PyTorch file: {exc}); {fix}") from None
+
+
+def safe_load(path: Path, fix: str = "retrain or restore it") -> Any:
+    """``torch.load`` with ``weights_only=True``: tensors and plain values only, never arbitrary objects.
+
+    A truncated or damaged file is one :class:`InputError` line ending in ``fix``, the command that repairs it.
+    """
+    check_torch_file(path, fix)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -94,8 +112,7 @@ def safe_load(path: Path) -> Any:
         raise InputError(
             f"{path}: refused to load: it holds more than tensors and plain values (weights_only=True): {first}"
         ) from None
-    except (RuntimeError, EOFError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(
-            f"{path}: not a readable checkpoint "
-            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); retrain or restore it"
+            f"{path}: not a readable checkpoint ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); {fix}"
         ) from None

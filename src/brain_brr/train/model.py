@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # only the fields width, depth, dropout are read (gpu_check r
     from brain_brr.config import ModelConfig
 
 
+# What repairs a damaged model directory: DVC's cache holds the last one trained, or train again.
+RESTORE = "restore it with `dvc checkout --force models/detector`, or retrain with `dvc repro train`"
+
+
 def _strides(factor: int) -> list[int]:
     """Split the downsampling factor into stages of 4 (then 2, then the odd prime rest)."""
     out = []
@@ -125,7 +129,12 @@ def load_detector(model_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     for p in (cfg_path, weights):
         if not p.is_file():
             raise InputError(f"{p}: missing; train a model first (`dvc repro train`)")
-    config = json.loads(cfg_path.read_text())
+    try:
+        config = json.loads(cfg_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{cfg_path}: not readable JSON ({exc}); {RESTORE}") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{cfg_path}: not a JSON object; {RESTORE}")
     for key in ("model", "data", "label_rate"):
         if key not in config:
             raise InputError(
@@ -139,7 +148,7 @@ def load_detector(model_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         model = build_detector(
             ModelConfig(**config["model"]), int(data["sampling_rate"]), int(config["label_rate"]), int(data["window_s"])
         )
-        model.load_state_dict(safe_load(weights))
+        model.load_state_dict(safe_load(weights, RESTORE))
     except (ValueError, KeyError, RuntimeError) as exc:  # pydantic's ValidationError is a ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
