@@ -1,10 +1,10 @@
 """Screenshots of the MLflow UI for the README: parent runs with their stage runs, and a comparison.
 
-    python scripts/screenshot_mlflow.py [--parents 2] [--out docs/img/mlflow_experiments.png]
+    python scripts/screenshot_mlflow.py [--names alpha-025 seed-1] [--out docs/img/mlflow_experiments.png]
 
 Serves the repository's store on 127.0.0.1 only and opens it in headless Chromium, in the
-UI's model-training view. The newest ``--parents`` parent runs are expanded to show their
-stage runs; a second picture compares their training runs (params beside eval metrics).
+UI's model-training view. The parent runs named (default: the two newest) are expanded to
+show their stage runs; a second picture compares their training runs (params beside eval metrics).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from brain_brr.tracking.ui import chromium_page, experiment_url, mlflow_server, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parents", type=int, default=2, help="how many of the newest pipeline executions to show")
+    ap.add_argument("--names", nargs="+", help="parent runs (DVC experiment names) to expand and compare")
     ap.add_argument("--experiment", default="brain-brr")
     ap.add_argument("--out", default=str(store_root() / "docs/img/mlflow_experiments.png"))
     args = ap.parse_args()
@@ -33,13 +33,13 @@ def main() -> None:
     if exp is None:
         raise SystemExit(f"no MLflow experiment '{args.experiment}' in {uri}: run `dvc repro` first")
     parents = client.search_runs(
-        [exp.experiment_id],
-        filter_string="tags.`brain_brr.role` = 'pipeline'",
-        order_by=["attributes.start_time DESC"],
-        max_results=args.parents,
+        [exp.experiment_id], filter_string="tags.`brain_brr.role` = 'pipeline'", order_by=["attributes.start_time DESC"]
     )
-    if len(parents) < args.parents:
-        raise SystemExit(f"found {len(parents)} pipeline runs, need {args.parents}: run `dvc exp run --temp ...` first")
+    if args.names:
+        parents = [p for p in parents if p.info.run_name in args.names]
+    parents = parents[: len(args.names) if args.names else 2]
+    if len(parents) < 2:
+        raise SystemExit(f"found {len(parents)} of the pipeline runs asked for: run two `dvc exp run --temp ...` first")
     names = [p.info.run_name for p in parents]
     trains = [
         r.info.run_id
@@ -61,6 +61,7 @@ def main() -> None:
         query = urllib.parse.urlencode({"runs": json.dumps(trains), "experiments": json.dumps([exp.experiment_id])})
         page.goto(f"{url}/#/compare-runs?{query}&workflowType=machine_learning", wait_until="load")
         page.wait_for_selector("text=focal_alpha")
+        page.get_by_text("Parameters", exact=True).last.scroll_into_view_if_needed()
         time.sleep(2)
         compare = screenshot(page, path.with_name("mlflow_compare.png"))
     print(f"wrote {path} and {compare}")

@@ -288,12 +288,14 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         raise ConfigError([f"{source}: {line.removeprefix('params: ')}" for line in _format_errors(err)]) from None
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def load_params(path: str | Path = "params.yaml", shown_as: str | None = None) -> Params:
+    """Read and validate a params file; errors name it as ``shown_as`` (default: the path)."""
     path = Path(path)
+    name = shown_as or str(path)
     if not path.is_file():
-        raise ConfigError([f"{path}: params file not found; run from the repository root or pass --params FILE"])
+        raise ConfigError([f"{name}: params file not found; run from the repository root or pass --params FILE"])
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {str(exc).splitlines()[0]}"]) from None
-    return parse_params(raw, source=str(path))
+        raise ConfigError([f"{name}: not valid YAML: {str(exc).splitlines()[0]}"]) from None
+    return parse_params(raw, source=name)

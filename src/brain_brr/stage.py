@@ -21,7 +21,10 @@ def load_stage_params(path: str | None) -> Params:
     """``params.yaml`` at the repository root, or the file given with ``--params``."""
     from brain_brr.tracking.run import repo_root
 
-    return load_params(path or repo_root() / "params.yaml")
+    if path is not None:
+        return load_params(path)
+    # Named as the user knows it ("params.yaml"), also inside DVC's temporary experiment copies.
+    return load_params(repo_root() / "params.yaml", shown_as="params.yaml")
 
 
 def exit_code(action: Callable[[], Any], interrupted_hint: str = "") -> int:
