@@ -55,7 +55,7 @@ def write_curves(out_dir: Path, probs: list[np.ndarray], labels: list[np.ndarray
     _curve_png(
         out_dir / "sens_fa.png",
         sf["fa_per_24h"].to_numpy(),
-        sf["sensitivity"].to_numpy(),
+        np.maximum.accumulate(sf["sensitivity"].to_numpy()),  # best sensitivity within each FA budget
         "false alarms per 24 h (OVLP)",
         "sensitivity (OVLP)",
         "Sensitivity vs false alarms (eval split)",
