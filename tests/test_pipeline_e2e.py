@@ -133,7 +133,9 @@ def test_one_parent_run_holds_the_stage_runs_of_the_repro(project):
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     processed = next(o["md5"] for o in lock["stages"]["ingest"]["outs"] if o["path"] == "data/processed")
     (train_run,) = [r for r in children if r.data.tags["dvc.stage"] == "train"]
-    assert train_run.data.tags["dvc.data_version"] == processed
+    assert train_run.data.tags["dvc.data_version"] == processed == parent.data.tags["dvc.data_version"]
+    (ingest_run,) = [r for r in children if r.data.tags["dvc.stage"] == "ingest"]
+    assert "dvc.data_version" not in ingest_run.data.tags  # it writes the data: no version yet
     # Eval metrics land in the training run (params beside them) and in the parent.
     assert "auroc" in train_run.data.metrics and "focal_alpha" in train_run.data.params
     assert "auroc" in parent.data.metrics and parent.data.params["focal_alpha"] == "0.5"

@@ -9,6 +9,7 @@ that died (SIGKILL) are closed as ``KILLED`` when the next stage starts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -77,6 +78,7 @@ HEADLINE_PARAMS = (
     "train.seed",
 )
 HEADLINE_SECTIONS = ("model.", "sampler.", "augment.")
+WRITE_THE_DATA = ("validate", "synth", "ingest")  # stages before data/processed has its version
 
 
 def ensure_experiment(name: str, root: Path | None = None) -> str:
@@ -129,7 +131,7 @@ def open_parent(experiment_id: str, key: str, name: str, prov: Any, params: Any)
     return run.info.run_id
 
 
-def close_parent(parent_id: str, stage: str, child_status: str, red_flags: list[str]) -> None:
+def close_parent(parent_id: str, stage: str, child_status: str, red_flags: list[str], data_version: str = "") -> None:
     """After each stage: the parent keeps every stage's last status and the union of red flags.
 
     It ends FAILED when any stage failed or raised a red flag, KILLED when one was interrupted
@@ -143,6 +145,8 @@ def close_parent(parent_id: str, stage: str, child_status: str, red_flags: list[
     merged = list(dict.fromkeys(old + red_flags))
     client.set_tag(parent_id, "red_flags", ",".join(merged))
     client.set_tag(parent_id, f"brain_brr.stage_status.{stage}", child_status)
+    if data_version:  # the version the stages after ingest read
+        client.set_tag(parent_id, "dvc.data_version", data_version)
     statuses = {k: v for k, v in parent.data.tags.items() if k.startswith("brain_brr.stage_status.")}
     statuses[f"brain_brr.stage_status.{stage}"] = child_status
     if merged or "FAILED" in statuses.values():
@@ -237,6 +241,8 @@ class StageRun:
         close_stale_runs(exp_id)
         processed = self.params.data.processed if self.params is not None else "data/processed"
         prov = pipeline.provenance(repo_root(), self.params, processed) if self.params is not None else None
+        if prov and self.stage in WRITE_THE_DATA:  # dvc.lock still holds the previous data's hash
+            prov = dataclasses.replace(prov, data_version="")
         self.group = pipeline.pipeline_name(prov) if prov else "workspace"
         self.data_version = prov.data_version if prov else ""
         key = pipeline.pipeline_key()
@@ -299,7 +305,7 @@ class StageRun:
             mlflow.set_tag("brain_brr.error", f"{exc_type.__name__}: {first}"[:500])
         mlflow.end_run(status=status)
         if self.parent_id:
-            close_parent(self.parent_id, self.stage, status, self.red_flags)
+            close_parent(self.parent_id, self.stage, status, self.red_flags, self.data_version)
         if exc_type is None:
             self.stop_if_flagged()
         return False
