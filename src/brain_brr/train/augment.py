@@ -65,24 +65,27 @@ class Augmenter:
         if not c.enabled:
             return x, y
         g = self.generator(step, x.device)
-        x = x.clone()  # never write into the loader's batch buffer
+        x, y = x.clone(), y.clone()  # one copy, then in place: never write into the loader's batch buffer
         if c.mix_p > 0:
-            x = self._mix(x, y, g)
+            self._mix(x, y, g)
         if c.time_shift_p > 0 and c.time_shift_max_s > 0:
-            x, y = self._shift(x, y, g)
+            self._shift(x, y, g)
         if c.mirror_p > 0:
-            flip = self._draw(x, c.mirror_p, g)
-            x = torch.where(flip[:, None, None], x[:, self.mirror.to(x.device)], x)
+            flip = self._chosen(x, c.mirror_p, g)
+            if flip.numel():
+                x[flip] = x[flip[:, None], self.mirror.to(x.device)[None, :]]  # (n, 19, T), one gather
+        gain = torch.ones(x.shape[:2], device=x.device, dtype=x.dtype)  # (b, 19): amplitude x channel dropout
         if c.amplitude_p > 0:
             log_s = (2 * self._uniform(x, g) - 1) * math.log(c.amplitude_max)
-            x = x * torch.where(self._draw(x, c.amplitude_p, g), log_s.exp(), 1.0)[:, None, None]
+            gain *= torch.where(self._draw(x, c.amplitude_p, g), log_s.exp(), 1.0)[:, None]
         if c.channel_dropout_p > 0:
-            x = self._dropout(x, g)
+            gain *= self._kept_channels(x, g)
+        if c.amplitude_p > 0 or c.channel_dropout_p > 0:
+            x *= gain[:, :, None]
         if c.noise_p > 0 and c.noise_std > 0:
-            idx = self._draw(x, c.noise_p, g).nonzero().squeeze(1)
+            idx = self._chosen(x, c.noise_p, g)
             if idx.numel():
-                noise = torch.randn((idx.numel(), *x.shape[1:]), generator=g, device=x.device, dtype=x.dtype)
-                x[idx] += c.noise_std * noise
+                x[idx] += c.noise_std * torch.randn((idx.numel(), *x.shape[1:]), generator=g, device=x.device)
         return x, y
 
     # ------------------------------------------------------------------ the augmentations
@@ -93,35 +96,35 @@ class Augmenter:
         """Which windows get an augmentation of probability ``p``: bool ``(b,)``."""
         return self._uniform(x, g) < p
 
-    def _mix(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def _chosen(self, x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+        return self._draw(x, p, g).nonzero().squeeze(1)
+
+    def _mix(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> None:
         pos = (y > 0.5).any(dim=1)  # (b,)
         chosen = (self._draw(x, self.cfg.mix_p, g) & pos).nonzero().squeeze(1)
         background = (~pos).nonzero().squeeze(1)
         if not chosen.numel() or not background.numel():
-            return x
+            return
         pick = torch.randint(0, background.numel(), (chosen.numel(),), generator=g, device=x.device)
         w = (torch.rand(chosen.numel(), generator=g, device=x.device) * self.cfg.mix_max)[:, None, None]
         x[chosen] = (x[chosen] + w * x[background[pick]]) / torch.sqrt(1 + w**2)
-        return x
 
-    def _shift(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _shift(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> None:
         """Roll each chosen window and its labels by k label steps, |k| <= time_shift_max_s * label rate."""
-        b, n_steps, n = x.shape[0], y.shape[1], x.shape[2]
-        factor = n // n_steps
+        n_steps = y.shape[1]
+        factor = x.shape[2] // n_steps
         max_k = min(n_steps - 1, int(round(self.cfg.time_shift_max_s * self.label_rate)))
-        k = torch.randint(-max_k, max_k + 1, (b,), generator=g, device=x.device)
+        k = torch.randint(-max_k, max_k + 1, (x.shape[0],), generator=g, device=x.device)
         k = torch.where(self._draw(x, self.cfg.time_shift_p, g), k, 0)
-        if not bool(k.any()):
-            return x, y
-        steps = (torch.arange(n_steps, device=x.device)[None, :] - k[:, None]) % n_steps  # (b, S)
-        samples = (torch.arange(n, device=x.device)[None, :] - (k * factor)[:, None]) % n  # (b, T)
-        x = torch.gather(x, 2, samples[:, None, :].expand(-1, x.shape[1], -1))
-        return x, torch.gather(y, 1, steps)
+        for i, ki in enumerate(k.tolist()):
+            if ki:
+                x[i] = torch.roll(x[i], ki * factor, dims=-1)
+                y[i] = torch.roll(y[i], ki, dims=-1)
 
-    def _dropout(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def _kept_channels(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """(b, 19) of 1 and 0: each chosen window loses 1 to channel_dropout_max channels."""
         c = self.cfg
         k = torch.randint(1, c.channel_dropout_max + 1, (x.shape[0],), generator=g, device=x.device)
         k = torch.where(self._draw(x, c.channel_dropout_p, g), k, 0)
         rank = self._uniform(x, g, x.shape[1]).argsort(dim=1).argsort(dim=1)  # a random order of the channels
-        keep = rank >= k[:, None]  # (b, 19): the k first in that order are dropped
-        return x * keep[:, :, None].to(x.dtype)
+        return (rank >= k[:, None]).to(x.dtype)  # the k first in that order are dropped
