@@ -17,6 +17,8 @@ what makes TUSZ awkward rather than what makes it easy:
 
 Everything is drawn from ``seed``: the plan (who, when, which seizures) from one stream and
 each recording's signals from its own stream, so the same seed gives byte-identical files.
+``difficulty="hard"`` keeps the same recordings and draws fainter, shorter seizures of more
+kinds and renders the confounders of :mod:`brain_brr.data.synth_hard`.
 """
 
 from __future__ import annotations
