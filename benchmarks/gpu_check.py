@@ -5,7 +5,7 @@ pydantic, no MLflow). Builds a default-config processed dataset (256 Hz, 60 s wi
 10 s stride) in a temp dir, runs training steps with bf16 autocast and DataLoader workers,
 prints the numbers and writes them as JSON to ``$OUT/gpu_check.json`` (or the cwd).
 
-    python benchmarks/gpu_check.py [--steps 60] [--batch-size 32] [--workers 6]
+    python benchmarks/gpu_check.py [--steps 60] [--batch-size 32] [--workers 6] [--arch unet_transformer]
 
 Finishes in well under 3 minutes on one H100/H200.
 """
@@ -35,7 +35,7 @@ from tests.train.synthetic_store import make_processed  # noqa: E402
 
 FS, WINDOW_S, STRIDE_S, LABEL_RATE = 256, 60, 10, 1
 DATA_CFG = SimpleNamespace(sampling_rate=FS, window_s=WINDOW_S, stride_s=STRIDE_S, label_rate=LABEL_RATE)
-MODEL_CFG = SimpleNamespace(width=32, depth=4, dropout=0.1)  # params.yaml defaults
+MODEL_CFG = SimpleNamespace(arch="tcn", width=32, depth=4, dropout=0.1, heads=4)  # params.yaml defaults
 
 
 def build_store(root: Path, recordings: int = 8, minutes: float = 30.0) -> WindowDataset:
@@ -65,6 +65,7 @@ def time_training(
     workers: int,
     warmup: int = 5,
     pin: bool = True,
+    model_cfg: SimpleNamespace = MODEL_CFG,
 ) -> dict:
     """Windows/s of fwd+bwd+AdamW steps fed by the balanced loader, and the share of time spent waiting for data.
 
@@ -73,7 +74,7 @@ def time_training(
     state that a long training run sees. Both are reported; the headline is the second.
     """
     torch.manual_seed(0)
-    model = build_detector(MODEL_CFG, FS, LABEL_RATE, WINDOW_S).to(device)
+    model = build_detector(model_cfg, FS, LABEL_RATE, WINDOW_S).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     sampler = BalancedBatchSampler(
         ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=batch_size, steps=steps + warmup, seed=0
@@ -123,9 +124,11 @@ def time_training(
     }
 
 
-def compute_only(device: torch.device, batch_size: int, steps: int = 20) -> float:
+def compute_only(
+    device: torch.device, batch_size: int, steps: int = 20, model_cfg: SimpleNamespace = MODEL_CFG
+) -> float:
     """Windows/s of the same steps on one resident batch: the ceiling without the loader."""
-    model = build_detector(MODEL_CFG, FS, LABEL_RATE, WINDOW_S).to(device)
+    model = build_detector(model_cfg, FS, LABEL_RATE, WINDOW_S).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randn(batch_size, 19, WINDOW_S * FS, device=device)
     y = (torch.rand(batch_size, WINDOW_S * LABEL_RATE, device=device) < 0.3).float()
@@ -156,7 +159,9 @@ def main() -> int:
         action="store_true",
         help="hand batches to the GPU from shared memory, without the pin-memory thread",
     )
+    ap.add_argument("--arch", choices=("tcn", "unet_transformer"), default="tcn", help="model.arch to time")
     args = ap.parse_args()
+    model_cfg = SimpleNamespace(**{**vars(MODEL_CFG), "arch": args.arch})
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     result = {
         "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
@@ -165,6 +170,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "bf16_autocast": device.type == "cuda",
+        "arch": args.arch,
     }
     print(
         f"[GPU-CHECK] device={device.type} gpu={result['gpu']} torch={torch.__version__} cpus={os.cpu_count()}",
@@ -179,10 +185,16 @@ def main() -> int:
         runs = []
         for batch_size in sorted({args.batch_size, 4 * args.batch_size}):
             r = time_training(
-                ds, device, steps=args.steps, batch_size=batch_size, workers=args.workers, pin=not args.no_pin
+                ds,
+                device,
+                steps=args.steps,
+                batch_size=batch_size,
+                workers=args.workers,
+                pin=not args.no_pin,
+                model_cfg=model_cfg,
             )
             r["pin_memory"] = not args.no_pin
-            r["compute_only_windows_per_s"] = compute_only(device, batch_size)
+            r["compute_only_windows_per_s"] = compute_only(device, batch_size, model_cfg=model_cfg)
             runs.append(r)
             print(
                 f"[GPU-CHECK] batch {batch_size}, {args.workers} workers: "

@@ -3,6 +3,11 @@
     python scripts/ablation.py                 # 6 settings x 3 seeds, then the table
     python scripts/ablation.py --seeds 0       # quicker: one seed
     python scripts/ablation.py --table-only    # rebuild the table from results.csv
+    python scripts/ablation.py --difficulty hard --settings defences unet augment unet+augment unet+augment+no_sampler
+
+Settings joined with ``+`` combine their overrides (architecture x augmentation x defences).
+``--difficulty hard`` runs every cell on the hard synthetic corpus (``synth.difficulty=hard``)
+and keeps its results apart, in ``reports/ablation/hard/``.
 
 Each cell is one `dvc exp run --temp -n abl-<setting>-s<seed> -S ...`: it runs in a
 temporary copy of the repository (upstream stages come from the DVC cache, so only train
@@ -37,7 +42,19 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
     "pos_weight_none": ("focal + sampler, no pos_weight", ["pos_weight=none"]),
     "pos_weight_batches": ("focal + sampler, pos_weight from sampled batches", ["train.pos_weight_source=batches"]),
     "target_0.25": ("all three defences, sampler target 25% positives", ["sampler.target_pos_fraction=0.25"]),
+    "unet": ("U-Net encoder + transformer (model.arch)", ["model.arch=unet_transformer"]),
+    "augment": ("default augmentation set", ["augment.enabled=true"]),
 }
+
+
+def setting_overrides(setting: str) -> tuple[str, list[str]]:
+    """Label and ``-S`` overrides of a setting, or of several joined with ``+``."""
+    parts = setting.split("+")
+    unknown = [p for p in parts if p not in SETTINGS]
+    if unknown:
+        raise SystemExit(f"unknown setting(s) {unknown}; known: {', '.join(SETTINGS)} (combine with '+')")
+    return " + ".join(SETTINGS[p][0] for p in parts), [o for p in parts for o in SETTINGS[p][1]]
+
 
 COLUMNS = [
     "setting",
@@ -60,9 +77,12 @@ COLUMNS = [
 ]
 
 
-def run_cell(setting: str, seed: int) -> dict:
-    _, overrides = SETTINGS[setting]
-    name = f"abl-{setting.replace('.', '')}-s{seed}"
+def run_cell(setting: str, seed: int, difficulty: str = "standard") -> dict:
+    _, overrides = setting_overrides(setting)
+    if difficulty != "standard":
+        overrides = [f"synth.difficulty={difficulty}", *overrides]
+    prefix = "abl" if difficulty == "standard" else f"abl-{difficulty}"
+    name = f"{prefix}-{setting.replace('.', '').replace('+', '-')}-s{seed}"
     cmd = ["dvc", "exp", "run", "--temp", "-n", name, "-S", "guards.strict=false", "-S", f"train.seed={seed}"]
     for o in overrides:
         cmd += ["-S", o]
@@ -71,7 +91,7 @@ def run_cell(setting: str, seed: int) -> dict:
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - start
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
-    (OUT / "logs" / f"{name}.log").write_text(proc.stdout + proc.stderr)
+    (OUT / "logs" / f"{name}.log").write_text(proc.stdout + proc.stderr)  # every difficulty's logs in one folder
     row = {"setting": setting, "seed": seed, "exit_code": proc.returncode, "wall_s": round(wall, 1)}
     if proc.returncode != 0:
         print(f"[ABLATION] {name} exited {proc.returncode}; see {OUT / 'logs' / (name + '.log')}", flush=True)
@@ -151,7 +171,8 @@ def table(rows: list[dict]) -> str:
         "| setting | seeds | " + " | ".join(m[0] for m in metrics) + " | red flags |",
         "|---" * (len(metrics) + 3) + "|",
     ]
-    for setting, (label, _) in SETTINGS.items():
+    for setting in dict.fromkeys(r["setting"] for r in rows):
+        label, _ = setting_overrides(setting)
         cells = [r for r in rows if r["setting"] == setting and str(r["exit_code"]) == "0"]
         if not cells:
             continue
@@ -166,17 +187,21 @@ def table(rows: list[dict]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS)[:7], help="names of SETTINGS, combined with '+'")
+    ap.add_argument("--difficulty", choices=("standard", "hard"), default="standard", help="synth.difficulty")
     ap.add_argument("--table-only", action="store_true")
     args = ap.parse_args()
-    results = OUT / "results.csv"
+    for setting in args.settings:
+        setting_overrides(setting)  # unknown names fail before any run
+    out = OUT if args.difficulty == "standard" else OUT / args.difficulty
+    results = out / "results.csv"
     if not args.table_only:
         done = {(r["setting"], int(r["seed"])) for r in read_results(results) if str(r["exit_code"]) == "0"}
         for seed in args.seeds:
             for setting in args.settings:
                 if (setting, seed) in done:
                     continue
-                row = run_cell(setting, seed)
+                row = run_cell(setting, seed, args.difficulty)
                 append_result(results, row)
                 print(
                     f"[ABLATION] {setting} seed {seed}: "
@@ -184,7 +209,8 @@ def main() -> int:
                     flush=True,
                 )
     md = table(read_results(results))
-    (OUT / "table.md").write_text(md)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(md)
     print(md)
     return 0
 

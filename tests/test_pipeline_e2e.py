@@ -242,3 +242,21 @@ def test_truncated_segment_is_named_and_dvc_repro_ingest_repairs_it(project):
     assert int(repaired.group(2)) == int(repaired.group(1)) - 1  # only the damaged recording is ingested again
     assert segment.read_bytes() == intact
     assert _run(["dvc", "status"], project).stdout == status  # every later stage is as up to date as before
+
+
+def test_exp_hard_corpus_larger_model_and_augmentation(project):
+    """The recipe switches of the hard-corpus ablation are plain `-S` overrides of one experiment."""
+    recipe = ["synth.difficulty=hard", "model.arch=unet_transformer", "model.width=8", "model.depth=1"]
+    recipe += ["model.heads=2", "augment.enabled=true", "guards.strict=false"]
+    cmd = ["dvc", "exp", "run", "--temp", "-n", "hard-recipe", *(a for o in recipe for a in ("-S", o))]
+    proc = _run(cmd, project, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "Running stage 'synth'" in out and "Running stage 'train'" in out
+    runs = [r for r in _runs(project) if r.data.tags.get("dvc.exp_name") == "hard-recipe"]
+    by_stage = {r.data.tags.get("dvc.stage"): r for r in runs}
+    assert {"synth", "train", "evaluate"} <= set(by_stage), sorted(by_stage)
+    train = by_stage["train"]
+    assert train.data.params["model.arch"] == "unet_transformer" and train.data.params["augment.enabled"] == "True"
+    assert train.data.params["synth.difficulty"] == "hard" and train.data.params["augment.mirror_p"] == "0.5"
+    assert "auroc" in train.data.metrics  # evaluate logged its metrics into the train run

@@ -18,7 +18,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from brain_brr.data.synth import run_synth
 
     given = {
-        k: getattr(args, k) for k in ("patients", "minutes", "seed", "seizure_fraction") if getattr(args, k) is not None
+        k: getattr(args, k)
+        for k in ("patients", "minutes", "seed", "seizure_fraction", "difficulty")
+        if getattr(args, k) is not None
     }
     run_synth(Path(args.out), parse_params({"synth": given}, source="brain-brr synth").synth)
     return 0
@@ -64,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="minutes of EEG per patient (default 60)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--seizure-fraction", type=float, help="target fraction of seizure time (default 0.08)")
+    p.add_argument(
+        "--difficulty",
+        choices=("standard", "hard"),
+        help="standard (default) or hard: fainter, shorter seizures of more kinds, and confounders",
+    )
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("check", help="validate params and print the three-defence verdict")

@@ -85,6 +85,7 @@ class SynthConfig(_Section):
     minutes: float = 60.0
     seizure_fraction: float = 0.08
     seed: int = 0
+    difficulty: Literal["standard", "hard"] = "standard"  # hard: fainter seizures of more kinds, confounders
 
     @field_validator("patients")
     @classmethod
@@ -114,9 +115,36 @@ class SamplerConfig(_Section):
 
 
 class ModelConfig(_Section):
-    width: int = Field(32, ge=4)
-    depth: int = Field(4, ge=1)
+    arch: Literal["tcn", "unet_transformer"] = "tcn"
+    width: int = Field(32, ge=4)  # tcn: channels; unet_transformer: first encoder stage (bottleneck 4x)
+    depth: int = Field(4, ge=1)  # tcn: dilated blocks; unet_transformer: transformer layers
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    heads: int = Field(4, ge=1)  # unet_transformer: attention heads, dividing 4 * width
+
+    @model_validator(mode="after")
+    def _heads(self) -> ModelConfig:
+        if self.arch == "unet_transformer" and (4 * self.width) % self.heads:
+            raise ValueError(
+                f"model.heads={self.heads} does not divide the transformer width 4 * model.width = {4 * self.width}"
+            )
+        return self
+
+
+class AugmentConfig(_Section):
+    """Training-time augmentation (train/augment.py): off unless ``enabled``; a probability of 0 turns one off."""
+
+    enabled: bool = False
+    mix_p: float = Field(0.3, ge=0.0, le=1.0)  # seizure windows mixed with a background window of the batch
+    mix_max: float = Field(0.6, gt=0.0, le=1.0)  # weight of the background, drawn in [0, mix_max]
+    time_shift_p: float = Field(0.5, ge=0.0, le=1.0)
+    time_shift_max_s: float = Field(10.0, ge=0.0)  # roll by whole label steps, labels with it
+    mirror_p: float = Field(0.5, ge=0.0, le=1.0)  # swap left and right hemispheres
+    amplitude_p: float = Field(0.5, ge=0.0, le=1.0)
+    amplitude_max: float = Field(1.5, ge=1.0)  # log-uniform scale in [1/max, max]
+    channel_dropout_p: float = Field(0.2, ge=0.0, le=1.0)
+    channel_dropout_max: int = Field(2, ge=1, le=18)  # channels zeroed per chosen window
+    noise_p: float = Field(0.3, ge=0.0, le=1.0)
+    noise_std: float = Field(0.1, ge=0.0)  # in robust z units
 
 
 class TrainConfig(_Section):
@@ -183,6 +211,7 @@ class Params(_Section):
     synth: SynthConfig = SynthConfig()
     sampler: SamplerConfig = SamplerConfig()
     model: ModelConfig = ModelConfig()
+    augment: AugmentConfig = AugmentConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     guards: GuardsConfig = GuardsConfig()

@@ -17,6 +17,8 @@ what makes TUSZ awkward rather than what makes it easy:
 
 Everything is drawn from ``seed``: the plan (who, when, which seizures) from one stream and
 each recording's signals from its own stream, so the same seed gives byte-identical files.
+``difficulty="hard"`` keeps the same recordings and draws fainter, shorter seizures of more
+kinds and renders the confounders of :mod:`brain_brr.data.synth_hard`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +76,7 @@ TCP_PAIRS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 FOCUS_ELECTRODES = ("F7", "T3", "T5", "F8", "T4", "T6", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "FP1", "FP2")
 INVOLVED_GAIN = 0.3  # an electrode whose seizure field gain reaches this is annotated as involved
+FOCAL_KINDS = ("focal", "lvfa", "confined")  # seizures with a field centre that spreads (or not) from a focus
 
 
 def tcp_channels(montage: str) -> list[tuple[str, str]]:
@@ -102,7 +106,7 @@ class Seizure:
     onset: float
     duration: float
     label: str
-    kind: str  # focal | absence | generalized | tonic_clonic
+    kind: str  # focal | absence | generalized | tonic_clonic; hard mode adds lvfa | confined (focal kinds)
     snr: float  # peak amplitude / background RMS
     f0: float  # discharge frequency at onset (Hz)
     f1: float  # ... and at the end
@@ -121,7 +125,7 @@ class Seizure:
 
     def electrode_onsets(self) -> dict[str, float]:
         """Seconds after onset at which each involved electrode joins (focal); every electrode at 0 otherwise."""
-        if self.kind != "focal":
+        if self.kind not in FOCAL_KINDS:
             return {e: 0.0 for e in ELECTRODES}
         d = np.hypot(*(POS - np.array(self.centre)).T)
         need = d / np.sqrt(2 * np.log(1 / INVOLVED_GAIN))  # radius at which gain reaches INVOLVED_GAIN
@@ -177,6 +181,7 @@ class Recording:
     missing: str | None  # FZ or PZ absent from the file
     with_bckg: bool  # .csv_bi with bckg rows
     seizures: tuple[Seizure, ...] = ()
+    difficulty: str = "standard"  # standard | hard (synth_hard.py: more seizure kinds and confounders)
 
     @property
     def stem(self) -> str:
@@ -303,6 +308,30 @@ def _seizure(rng: np.random.Generator, onset: float, duration: float, profile: s
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Regime:
+    """How one difficulty draws seizures: log-normal durations clipped to ``[min_s, max_s]``, and a shape."""
+
+    min_s: float
+    max_s: float
+    median_s: float
+    sigma: float
+    draw: Callable[[np.random.Generator, float, float, str, list[str]], Seizure]  # (rng, onset, duration, profile, foci)
+
+
+STANDARD = Regime(MIN_SEIZURE_S, MAX_SEIZURE_S, SEIZURE_MEDIAN_S, SEIZURE_SIGMA, _seizure)
+
+
+def regime(difficulty: str) -> Regime:
+    if difficulty == "standard":
+        return STANDARD
+    if difficulty == "hard":
+        from brain_brr.data.synth_hard import HARD
+
+        return HARD
+    raise ValueError(f"synth.difficulty={difficulty!r}: allowed: standard, hard")
+
+
 def _gap(rec_s: int) -> float:
     """Seconds kept between two seizures of one recording, so they stay separate events."""
     return min(30.0, rec_s / 10)
@@ -322,7 +351,8 @@ def _place(rng: np.random.Generator, duration: int, lengths: list[float]) -> lis
 
 
 def _draw_seizures(
-    rng, rec_s: int, budget: float, have: list[Seizure], force: bool, profile: str, foci: list[str], share: float
+    rng, rec_s: int, budget: float, have: list[Seizure], force: bool, profile: str, foci: list[str], share: float,
+    reg: Regime = STANDARD,
 ) -> list[Seizure]:
     """More seizures (onset not yet placed) for one recording that already holds ``have``.
 
@@ -334,21 +364,26 @@ def _draw_seizures(
     new: list[Seizure] = []
     while True:
         used = sum(s.duration for s in have + new)
-        d = float(np.clip(rng.lognormal(np.log(SEIZURE_MEDIAN_S), SEIZURE_SIGMA), MIN_SEIZURE_S, MAX_SEIZURE_S))
+        d = float(np.clip(rng.lognormal(np.log(reg.median_s), reg.sigma), reg.min_s, reg.max_s))
         d = min(d, capacity - used - _gap(rec_s) * len(have + new))
         spent = sum(s.duration for s in new)
         if force and not new:  # the one seizure a tiny split must have: no longer than its budget needs
-            d = min(d, max(MIN_SEIZURE_S, budget))
-        if d < MIN_SEIZURE_S or (budget - spent < d / 2 and not (force and not new)):
+            d = min(d, max(reg.min_s, budget))
+        if d < reg.min_s or (budget - spent < d / 2 and not (force and not new)):
             return new
-        new.append(_seizure(rng, 0.0, d, profile, foci))  # absences come out shorter than d
+        new.append(reg.draw(rng, 0.0, d, profile, foci))  # absences come out shorter than d
 
 
-def plan_corpus(patients: int, minutes: float, seed: int, seizure_fraction: float) -> list[Recording]:
+def plan_corpus(
+    patients: int, minutes: float, seed: int, seizure_fraction: float, difficulty: str = "standard"
+) -> list[Recording]:
     """Every recording of the corpus with its seizures; cheap and deterministic in ``seed``.
 
-    The arguments are those of :class:`brain_brr.config.SynthConfig`, validated there.
+    The arguments are those of :class:`brain_brr.config.SynthConfig`, validated there. Both
+    difficulties draw the same patients, sessions and recordings for one seed; ``hard`` draws
+    other seizures (:mod:`brain_brr.data.synth_hard`) and its recordings render confounders.
     """
+    reg = regime(difficulty)
     rng = np.random.default_rng(seed)
     ids = patient_ids(rng, patients)
     n_free = min(int(round(SEIZURE_FREE_PATIENTS * patients)), patients - 3)
@@ -405,7 +440,7 @@ def plan_corpus(patients: int, minutes: float, seed: int, seizure_fraction: floa
                 cum += r["duration"] if rnd == 0 else 0
                 budget = (target * cum / host_total if rnd == 0 else target) - done
                 force = rnd == 0 and i == len(hosts) - 1 and done == 0.0  # every split gets at least one seizure
-                new = _draw_seizures(rng, r["duration"], budget, r["seizures"], force, r["profile"], r["foci"], share)
+                new = _draw_seizures(rng, r["duration"], budget, r["seizures"], force, r["profile"], r["foci"], share, reg)
                 r["seizures"] += new
                 done += sum(s.duration for s in new)
         for r in hosts:
@@ -416,7 +451,7 @@ def plan_corpus(patients: int, minutes: float, seed: int, seizure_fraction: floa
     for i, r in enumerate(recs):
         for k in ("seizure_ok", "profile", "foci"):
             r.pop(k)
-        out.append(Recording(index=i, seed=seed, with_bckg=i % 2 == 0, **r))
+        out.append(Recording(index=i, seed=seed, with_bckg=i % 2 == 0, difficulty=difficulty, **r))
     return out
 
 
@@ -651,12 +686,21 @@ def render(rec: Recording) -> Rendered:
 
     eog = np.zeros(n, dtype=np.float32)
     artifacts = _add_artifacts(rng, x, eog, rec, drowsy, bg)
+    if rec.difficulty == "hard":  # the confounders never depend on the seizures: labels stay exact
+        from brain_brr.data import synth_hard
+
+        artifacts += synth_hard.add_confounders(rng, x, eog, rec, drowsy, bg)
     _add_field(x, BLINK_W, eog)
 
     for sz in rec.seizures:
         a = int(round(sz.onset * fs))
+        if rec.difficulty == "hard":
+            synth_hard.add_seizure(rng, x, sz, a, fs, bg)
+            continue
         wave = seizure_wave(rng, sz, fs, bg)
         x[:, a : a + wave.shape[1]] += wave[:, : n - a]
+    if rec.difficulty == "hard":  # after each seizure, outside its label
+        artifacts += synth_hard.add_postictal(rng, x, rec, bg)
     return Rendered(eeg=x, ecg=ecg, eog=eog, artifacts=artifacts)
 
 
@@ -778,7 +822,7 @@ def run_synth(out: Path, cfg: SynthConfig) -> dict:
     from brain_brr.progress import progress
 
     out = Path(out)
-    recs = plan_corpus(cfg.patients, cfg.minutes, cfg.seed, cfg.seizure_fraction)
+    recs = plan_corpus(cfg.patients, cfg.minutes, cfg.seed, cfg.seizure_fraction, cfg.difficulty)
     _prepare(out)
     settings = cfg.model_dump()
     write_json_atomic(out / "SYNTH_INFO.json", {"settings": settings, "complete": False})
@@ -794,6 +838,7 @@ def run_synth(out: Path, cfg: SynthConfig) -> dict:
         "splits": splits,
         "total": {"recordings": len(recs), "hours": round(total_s / 3600, 4), "seizure_fraction": round(sz_s / total_s, 5)},
         "labels": dict(sorted(Counter(s.label for r in recs for s in r.seizures).items())),
+        "seizure_kinds": dict(sorted(Counter(s.kind for r in recs for s in r.seizures).items())),
         "sampling_rates": {str(k): v for k, v in sorted(Counter(r.fs for r in recs).items())},
         "montages": dict(sorted(Counter(r.montage for r in recs).items())),
     }

@@ -41,6 +41,7 @@ from brain_brr.config import Params
 from brain_brr.data.loader import WindowDataset, batches_of
 from brain_brr.guards import RedFlag, best_model_flags, epoch_flags, nonfinite_loss_flag
 from brain_brr.progress import progress
+from brain_brr.train.augment import Augmenter
 from brain_brr.train.checkpoint import rng_state, save_checkpoint, set_rng_state
 from brain_brr.train.distributed import DistInfo, all_reduce
 from brain_brr.train.model import build_detector
@@ -201,6 +202,7 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, partial(lr_factor, warmup=tc.warmup_steps, total=total)
         )
+        self.augment = Augmenter(params.augment, label_rate=params.data.label_rate, seed=tc.seed, rank=dist.rank)
         self.state = TrainState()
         self.checkpoint_meta: dict[str, Any] = {}  # stored in last.pt beside the state (fingerprint, MLflow run id)
         self._interrupt = _DeferredInterrupt()
@@ -378,6 +380,7 @@ class Trainer:
     def _step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict[str, float]:
         """One optimisation step; the row holds the global batch's figures, reduced over ranks."""
         x, y = x.to(self.device, non_blocking=True).float(), y.to(self.device, non_blocking=True)  # (b, 19, T), (b, S)
+        x, y = self.augment(x, y, step)  # the identity unless augment.enabled
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
             logits = self.net(x)  # (b, S)
         per = self.loss_fn(logits.float(), y)  # (b, S)

@@ -23,7 +23,7 @@ from brain_brr.data.channels import N_CHANNELS
 from brain_brr.errors import InputError
 from brain_brr.train.checkpoint import safe_load
 
-if TYPE_CHECKING:  # only the fields width, depth, dropout are read (gpu_check runs without pydantic)
+if TYPE_CHECKING:  # only the fields arch, width, depth, dropout, heads are read (gpu_check runs without pydantic)
     from brain_brr.config import ModelConfig
 
 
@@ -102,11 +102,16 @@ class Detector(nn.Module):
 def build_detector(model_cfg: ModelConfig, fs: int, label_rate: int, window_s: int) -> nn.Module:
     """Detector mapping float32 ``(B, 19, window_s*fs)`` to logits ``(B, window_s*label_rate)``.
 
-    ``window_s`` is the training window; the module itself accepts any length that is a
-    multiple of ``fs / label_rate``.
+    ``model_cfg.arch`` picks the compact TCN of this module or the U-Net transformer of
+    :mod:`brain_brr.train.unet_transformer`. ``window_s`` is the training window; either
+    module accepts any length that is a multiple of ``fs / label_rate``.
     """
     if window_s * fs % (fs // label_rate):
         raise ValueError(f"window_s={window_s} at fs={fs} is not a whole number of label steps")
+    if model_cfg.arch == "unet_transformer":
+        from brain_brr.train.unet_transformer import UNetTransformer  # it builds on this module's stem strides
+
+        return UNetTransformer(model_cfg, fs, label_rate)
     return Detector(model_cfg, fs, label_rate)
 
 
