@@ -18,7 +18,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from brain_brr.data.synth import run_synth
 
     given = {
-        k: getattr(args, k) for k in ("patients", "minutes", "seed", "seizure_fraction") if getattr(args, k) is not None
+        k: getattr(args, k)
+        for k in ("patients", "minutes", "seed", "seizure_fraction", "format")
+        if getattr(args, k) is not None
     }
     run_synth(Path(args.out), parse_params({"synth": given}, source="brain-brr synth").synth)
     return 0
@@ -58,12 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="write a synthetic corpus in the TUSZ v2 layout")
+    p = sub.add_parser("synth", help="write a synthetic corpus (TUSZ v2 layout, or BIDS with --format bids)")
     p.add_argument("out", help="corpus root to write")
     p.add_argument("--patients", type=int, help="number of patients (default: synth.patients of the schema, 24)")
     p.add_argument("--minutes", type=float, help="minutes of EEG per patient (default 60)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--seizure-fraction", type=float, help="target fraction of seizure time (default 0.08)")
+    p.add_argument(
+        "--format", choices=("tusz", "bids"), help="tusz (default): edf/<split>/...; bids: sub-<id>/... as SzCORE"
+    )
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("check", help="validate params and print the three-defence verdict")

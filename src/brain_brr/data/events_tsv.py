@@ -52,24 +52,31 @@ def write_events_tsv(
     recording_duration: float,
     start: dt.datetime,
     *,
-    confidences: list[float] | None = None,
-    event_type: str = "sz",
+    confidences: list[float | None] | None = None,
+    event_types: list[str] | None = None,
 ) -> None:
-    """Write one recording's annotation atomically: a row per event (clipped to the recording), else a ``bckg`` row."""
+    """Write one recording's annotation atomically: a row per event (clipped to the recording), else a ``bckg`` row.
+
+    ``event_types`` default to ``sz``; ``confidences`` to ``n/a``.
+    """
     if not (math.isfinite(recording_duration) and recording_duration > 0):
         raise ValueError(f"recordingDuration must be a positive number of seconds, got {recording_duration!r}")
-    if not is_seizure_label(event_type):
-        raise ValueError(f"event type {event_type!r} is not a seizure type (sz, sz_foc, sz_gen, ...)")
+    types = list(event_types) if event_types is not None else ["sz"] * len(events)
+    confs = list(confidences) if confidences is not None else [None] * len(events)
+    if len(types) != len(events) or len(confs) != len(events):
+        raise ValueError(f"{len(events)} events but {len(types)} event types and {len(confs)} confidences")
+    bad = [t for t in types if not t.startswith("sz")]
+    if bad:
+        raise ValueError(f"event types {bad} are not HED-SCORE seizure types (sz, sz_foc, sz_gen, ...)")
     when = start.strftime(DATETIME_FORMAT)
     total = format_seconds(recording_duration)
-    confs = list(confidences) if confidences is not None else [None] * len(events)
     rows = []
-    for (s, e), conf in sorted(zip(events, confs), key=lambda ec: ec[0]):
+    for (s, e), kind, conf in sorted(zip(events, types, confs), key=lambda row: row[0][0]):
         s, e = max(0.0, float(s)), min(float(e), recording_duration)
         if e - s <= _TOL:
             continue
         c = NA if conf is None else f"{min(1.0, max(0.0, float(conf))):.4f}"
-        rows.append(f"{format_seconds(s)}\t{format_seconds(e - s)}\t{event_type}\t{c}\t{NA}\t{when}\t{total}")
+        rows.append(f"{format_seconds(s)}\t{format_seconds(e - s)}\t{kind}\t{c}\t{NA}\t{when}\t{total}")
     if not rows:
         rows.append(f"0.0\t{total}\tbckg\t{NA}\t{NA}\t{when}\t{total}")
     with atomic_path(path) as tmp:
