@@ -311,6 +311,7 @@ class EdfInfo:
     issues: list[tuple[str, str]]
 
 
+MIN_SECONDS = _MIN_SECONDS  # read_eeg refuses shorter recordings
 _EDFPLUS_YEAR = re.compile(rb"Startdate \d\d-[A-Z]{3}-(\d{4})")
 
 
