@@ -247,8 +247,8 @@ def sens_at_fa(sweep: list[dict], budgets: tuple[str, ...] = FA_BUDGETS) -> dict
 
 
 def threshold_grid(n: int = 49) -> np.ndarray:
-    """tau_on values swept for the sensitivity/FA curve (0.02 .. 0.98)."""
-    return np.round(np.linspace(0.02, 0.98, n), 4)
+    """tau_on values swept for the sensitivity/FA curve: 0.02 .. 0.98, then 0.985 .. 0.999 for confident models."""
+    return np.concatenate([np.round(np.linspace(0.02, 0.98, n), 4), [0.985, 0.99, 0.995, 0.998, 0.999]])
 
 
 def sample_metrics(probs: list[np.ndarray], labels: list[np.ndarray], tau_on: float) -> dict:
