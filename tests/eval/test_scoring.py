@@ -218,10 +218,13 @@ def test_taes_one_hypothesis_over_two_references_misses_the_second():
 
 
 def test_taes_compares_whole_seconds_as_nedc_does():
-    # The hypothesis ends at 20.2 s and the second reference starts at 20.5 s: no overlap in time, but both
-    # touch second 20, so NEDC consumes the second reference as a whole miss.
-    assert taes_counts([(10, 20), (20.5, 30)], [(12, 20.2)]) == pytest.approx((0.8, 1.2, 0.02))
-    assert taes_counts([(10, 20), (21.5, 30)], [(12, 20.2)]) == pytest.approx((0.8, 1.2, 0.02))  # 1.0 + 0.2 misses
+    # The first hypothesis ends at 20.2 s and the second reference starts at 20.5 s: no overlap in time, but both
+    # touch second 20, so NEDC consumes the second reference as a whole miss and the second hypothesis, left
+    # without a reference, becomes a false alarm.
+    assert taes_counts([(10, 20), (20.5, 30)], [(12, 20.2), (25, 28)]) == pytest.approx((0.8, 1.2, 1.02))
+    # One second later the second reference is scored against the second hypothesis: 3 s of its 8.5 s found.
+    expected = (0.8 + 3 / 8.5, 0.2 + 1 - 3 / 8.5, 0.02)
+    assert taes_counts([(10, 20), (21.5, 30)], [(12, 20.2), (25, 28)]) == pytest.approx(expected)
 
 
 # --------------------------------------------------------- SzCORE sample, masks
