@@ -121,3 +121,11 @@ def test_too_few_false_alarms_to_extrapolate_falls_back_to_zero():
     assert fit_fa_tail(sweep) is None
     tau, rule = threshold_for(sweep, 1.0, 1.3, None)
     assert tau == zero_fa_threshold(sweep) == pytest.approx(0.3) and "too few to extrapolate" in rule
+
+
+def test_extrapolation_stops_where_dev_finds_no_seizure():
+    sweep = _curve(0.1)  # 6 minutes of dev: the fit would ask for a threshold far out
+    for r in sweep:
+        r["sensitivity"] = 1.0 if r["tau_on"] <= 0.96 else 0.0
+    tau, rule = threshold_for(sweep, 1.0, 0.1, fit_fa_tail(sweep))
+    assert tau == pytest.approx(0.96) and "capped" in rule

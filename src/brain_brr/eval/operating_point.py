@@ -13,9 +13,11 @@ split of ``H`` hours the target allows ``k = r * H / 24`` false alarms:
   count is extrapolated. Its tail (thresholds from where the count peaks upward, zeros
   included) is fitted by a Poisson regression ``log E[n] = a + b * logit(tau_on)``, and
   ``tau_on`` is where the fit expects ``k`` false alarms; never below the lowest threshold
-  with no dev false alarm above it, never above the grid's top. Without two thresholds
-  with false alarms, or with a fit that does not fall, that zero-false-alarm threshold is
-  used and the rule says so.
+  with no dev false alarm above it, and never above the highest threshold at which dev
+  still finds a seizure (a threshold that finds nothing is no operating point, and with
+  so little dev the fit says little that far out). Without two thresholds with false
+  alarms, or with a fit that does not fall, that zero-false-alarm threshold is used and
+  the rule says so.
 
 A smaller target never gets a lower threshold than a larger one. The first target is the
 default operating point (``tau_on``/``tau_off`` of ``models/detector/config.json``, used by
@@ -76,6 +78,12 @@ def zero_fa_threshold(sweep: list[dict]) -> float:
     return tau
 
 
+def detecting_ceiling(sweep: list[dict]) -> float:
+    """The highest grid ``tau_on`` at which dev still finds a seizure (the grid's top when none does)."""
+    found = [r["tau_on"] for r in sweep if r["sensitivity"] > 0]
+    return max(found) if found else TOP_TAU
+
+
 def fit_fa_tail(sweep: list[dict]) -> tuple[float, float] | None:
     """``(a, b)`` of ``log E[false alarms] = a + b * logit(tau_on)`` on the tail of the curve, or ``None``."""
     from sklearn.linear_model import PoissonRegressor
@@ -105,7 +113,10 @@ def threshold_for(sweep: list[dict], target: float, hours: float, fit: tuple[flo
     a, b = fit
     tau = 1.0 / (1.0 + math.exp(-(math.log(allowed) - a) / b))
     rule = f"extrapolated: Poisson fit of the dev false alarms expects {allowed:.2f} in {hours:.2f} h"
-    return float(min(max(tau, floor), TOP_TAU)), rule
+    ceiling = max(detecting_ceiling(sweep), floor)
+    if tau > ceiling:
+        return ceiling, f"{rule}, capped at the highest threshold still finding a dev seizure"
+    return float(max(tau, floor)), rule
 
 
 def _key(target: float) -> str:
