@@ -116,7 +116,9 @@ def threshold_for(sweep: list[dict], target: float, hours: float, fit: tuple[flo
     ceiling = max(detecting_ceiling(sweep), floor)
     if tau > ceiling:
         return ceiling, f"{rule}, capped at the highest threshold still finding a dev seizure"
-    return float(max(tau, floor)), rule
+    if tau < floor:
+        return floor, f"{rule}, raised to the lowest threshold without a dev false alarm"
+    return float(tau), rule
 
 
 def _key(target: float) -> str:
@@ -137,11 +139,13 @@ def thresholds_on_dev(
     hours = float(sum(durations)) / 3600.0
     fit = fit_fa_tail(sweep)
     chosen: dict[str, tuple[float, str]] = {}
-    previous = 0.0
+    previous, previous_key = 0.0, ""
     for target in sorted(eval_cfg.fa_targets, reverse=True):  # a smaller target never gets a lower threshold
         tau, rule = threshold_for(sweep, target, hours, fit)
-        chosen[_key(target)] = (max(tau, previous), rule)
-        previous = chosen[_key(target)][0]
+        if tau < previous:
+            tau, rule = previous, f"{rule}; raised to the {previous_key}/24h threshold"
+        chosen[_key(target)] = (tau, rule)
+        previous, previous_key = tau, _key(target)
     at = {r["tau_on"]: r for r in ovlp_curve(probs, refs, durations, label_rate, base, [t for t, _ in chosen.values()])}
     points = {}
     for target in eval_cfg.fa_targets:
