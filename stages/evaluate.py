@@ -42,8 +42,10 @@ from brain_brr.train.model import load_detector
 DETECTOR = "models/detector"
 METRICS = "metrics/eval.json"
 REPORTS = "reports/eval"
-FIGURES = ("examples.png", "roc.png", "pr.png", "sens_fa.png", "roc.csv", "pr.csv", "sens_fa.csv", "recordings.csv")
-FIGURES += ("subjects.csv",)
+FIGURES = (
+    *("examples.png", "roc.png", "pr.png", "sens_fa.png", "roc.csv", "pr.csv", "sens_fa.csv", "recordings.csv"),
+    "subjects.csv",
+)
 
 
 def run(params: Params) -> None:
@@ -130,7 +132,7 @@ def eval_tags(out: dict) -> dict[str, str]:
     return {
         "eval.auroc": auroc,
         "eval.sens_at_10fa": f"{out['sens_at_fa']['10']:.4f}",
-        "eval.szcore_f1": f"{out['szcore']['f1']:.4f}",
+        "eval.szcore_f1": "n/a" if out["szcore"]["f1"] is None else f"{out['szcore']['f1']:.4f}",  # subject-averaged
         "eval.ovlp_sensitivity": f"{out['ovlp']['sensitivity']:.4f}",
         "eval.ovlp_fa_per_24h": f"{out['ovlp']['fa_per_24h']:.4f}",
         "red_flags": ",".join(out["red_flags"]),

@@ -49,9 +49,13 @@ def bids_project(tmp_path_factory, mlflow_template) -> Path:
     params = yaml.safe_load((root / "params.yaml").read_text())
     (root / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY_BIDS), sort_keys=False))
     _run(["git", "init", "-q"], root)
+    _run(["git", "config", "user.email", "test@brain-brr.invalid"], root)
+    _run(["git", "config", "user.name", "brain-brr test"], root)
     _run(["dvc", "init", "-q"], root)
     shutil.copy(mlflow_template, root / "mlflow.db")
     _run(["dvc", "config", "core.analytics", "false"], root)
+    _run(["git", "add", "-A"], root)
+    _run(["git", "commit", "-qm", "pipeline"], root)
     proc = _run(["dvc", "repro"], root)
     (root / "repro.log").write_text(proc.stdout + proc.stderr)
     return root
