@@ -25,12 +25,15 @@ from brain_brr.eval.evaluate import (
     file_stem,
     line_length_baseline,
     recordings_table,
+    score_operating_points,
     score_predictions,
+    subjects_table,
     train_params_of,
 )
 from brain_brr.eval.inference import infer_split
 from brain_brr.eval.plots import plot_examples, write_curves
 from brain_brr.eval.postprocess import thresholds_from_config
+from brain_brr.eval.scoring import format_table
 from brain_brr.stage import stage_main
 from brain_brr.tracking.model import tag_versions_of_run
 from brain_brr.tracking.run import StageRun, copy_into_run, repo_root
@@ -39,7 +42,10 @@ from brain_brr.train.model import load_detector
 DETECTOR = "models/detector"
 METRICS = "metrics/eval.json"
 REPORTS = "reports/eval"
-FIGURES = ("examples.png", "roc.png", "pr.png", "sens_fa.png", "roc.csv", "pr.csv", "sens_fa.csv", "recordings.csv")
+FIGURES = (
+    *("examples.png", "roc.png", "pr.png", "sens_fa.png", "roc.csv", "pr.csv", "sens_fa.csv", "recordings.csv"),
+    "subjects.csv",
+)
 
 
 def run(params: Params) -> None:
@@ -83,6 +89,9 @@ def run(params: Params) -> None:
         baseline = line_length_baseline(processed, fs=fs, label_rate=label_rate, eval_cfg=params.eval)
         out = {
             **{k: result[k] for k in ("auroc", "pr_auc", "pred_pos_rate", "sens_at_fa", "szcore", "ovlp")},
+            "taes": result["taes"],
+            "scores": result["scores"],  # every scorer, pooled and averaged per subject
+            "operating_points": score_operating_points(preds, config["thresholds"], label_rate),
             "red_flags": list(run.red_flags),
             "baseline": baseline,
             "thresholds": {**thresholds, "criterion": config["thresholds"].get("criterion", "")},
@@ -112,6 +121,7 @@ def write_reports(reports: Path, preds, result, thresholds, label_rate, params, 
         write_csv_bi(reports / "hyp" / f"{file_stem(p.rec_id, processed)}.csv_bi", hyp, p.duration_s)
     table = recordings_table(preds, result["_scores"], thresholds["tau_on"])
     table.to_csv(reports / "recordings.csv", index=False, float_format="%.6g")
+    subjects_table(preds, result["_scores"]).to_csv(reports / "subjects.csv", index=False, float_format="%.6g")
     write_curves(reports, [p.probs for p in preds], [p.labels for p in preds], result["_sweep"])
     plot_examples(reports / "examples.png", preds, result["_hyps"], thresholds, label_rate, params.eval.plot_recordings)
 
@@ -122,7 +132,7 @@ def eval_tags(out: dict) -> dict[str, str]:
     return {
         "eval.auroc": auroc,
         "eval.sens_at_10fa": f"{out['sens_at_fa']['10']:.4f}",
-        "eval.szcore_f1": f"{out['szcore']['f1']:.4f}",
+        "eval.szcore_f1": "n/a" if out["szcore"]["f1"] is None else f"{out['szcore']['f1']:.4f}",  # subject-averaged
         "eval.ovlp_sensitivity": f"{out['ovlp']['sensitivity']:.4f}",
         "eval.ovlp_fa_per_24h": f"{out['ovlp']['fa_per_24h']:.4f}",
         "red_flags": ",".join(out["red_flags"]),
@@ -132,12 +142,14 @@ def eval_tags(out: dict) -> dict[str, str]:
 def print_summary(out: dict, baseline: dict) -> None:
     o, z = out["ovlp"], out["szcore"]
     auroc = "n/a" if out["auroc"] is None else f"{out['auroc']:.3f}"
+    f1 = "n/a" if z["f1"] is None else f"{z['f1']:.3f}"
     print(
         f"[EVAL] AUROC {auroc}  OVLP sensitivity {o['sensitivity']:.3f} at {o['fa_per_24h']:.2f} FA/24h  "
-        f"SzCORE F1 {z['f1']:.3f}  sens@10FA {out['sens_at_fa']['10']:.3f} "
+        f"SzCORE F1 {f1}  sens@10FA {out['sens_at_fa']['10']:.3f} "
         f" (baseline sens@10FA {baseline['sens_at_fa']['10']:.3f})",
         flush=True,
     )
+    print(f"[EVAL] scores at the default operating point:\n{format_table(out['scores'])}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

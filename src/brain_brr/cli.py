@@ -19,7 +19,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     given = {
         k: getattr(args, k)
-        for k in ("patients", "minutes", "seed", "seizure_fraction", "difficulty")
+        for k in ("patients", "minutes", "seed", "seizure_fraction", "difficulty", "format")
         if getattr(args, k) is not None
     }
     run_synth(Path(args.out), parse_params({"synth": given}, source="brain-brr synth").synth)
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="write a synthetic corpus in the TUSZ v2 layout")
+    p = sub.add_parser("synth", help="write a synthetic corpus (TUSZ v2 layout, or BIDS with --format bids)")
     p.add_argument("out", help="corpus root to write")
     p.add_argument("--patients", type=int, help="number of patients (default: synth.patients of the schema, 24)")
     p.add_argument("--minutes", type=float, help="minutes of EEG per patient (default 60)")
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--difficulty",
         choices=("standard", "hard"),
         help="standard (default) or hard: fainter, shorter seizures of more kinds, and confounders",
+    )
+    p.add_argument(
+        "--format", choices=("tusz", "bids"), help="tusz (default): edf/<split>/...; bids: sub-<id>/... as SzCORE"
     )
     p.set_defaults(func=cmd_synth)
 

@@ -36,8 +36,28 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SplitConfig(_Section):
+    """How a BIDS dataset (no split folders) is split by subject; TUSZ trees take their split folders."""
+
+    dev_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    eval_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 0
+    file: str | None = None  # TSV with participant_id and split columns, relative to data.root
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SplitConfig:
+        if self.dev_fraction + self.eval_fraction >= 1.0:
+            raise ValueError(
+                f"data.split.dev_fraction={self.dev_fraction} + data.split.eval_fraction={self.eval_fraction} "
+                "leave no subject for train; allowed: a sum below 1"
+            )
+        return self
+
+
 class DataConfig(_Section):
     root: str = "data/synth"
+    format: Literal["auto", "tusz", "bids"] = "auto"
+    split: SplitConfig = SplitConfig()
     processed: str = "data/processed"
     sampling_rate: int = Field(256, ge=64, le=2048)
     window_s: int = Field(60, gt=0)
@@ -86,6 +106,7 @@ class SynthConfig(_Section):
     seizure_fraction: float = 0.08
     seed: int = 0
     difficulty: Literal["standard", "hard"] = "standard"  # hard: fainter seizures of more kinds, confounders
+    format: Literal["tusz", "bids"] = "tusz"
 
     @field_validator("patients")
     @classmethod
@@ -170,7 +191,15 @@ class EvalConfig(_Section):
     merge_gap_s: float = Field(10.0, ge=0.0)
     max_duration_s: float = Field(600.0, gt=0.0)
     select_on_dev: bool = True
+    fa_targets: list[float] = [10.0, 2.5, 1.0]  # false alarms per 24 h; the first is the default operating point
     plot_recordings: int = Field(3, ge=0)
+
+    @field_validator("fa_targets")
+    @classmethod
+    def _targets(cls, v: list[float]) -> list[float]:
+        if not v or any(not (math.isfinite(t) and t > 0) for t in v) or len(set(v)) != len(v):
+            raise ValueError("must be a non-empty list of distinct positive numbers (false alarms per 24 h)")
+        return v
 
     @model_validator(mode="after")
     def _hysteresis(self) -> EvalConfig:

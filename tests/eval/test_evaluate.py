@@ -26,6 +26,10 @@ THRESHOLDS = {
     "merge_gap_s": 5.0,
     "max_duration_s": 600.0,
     "criterion": "test",
+    "operating_points": {
+        "10": {"tau_on": 0.5, "tau_off": 0.3, "rule": "empirical", "dev_fa_per_24h": 0.0},
+        "1": {"tau_on": 0.95, "tau_off": 0.57, "rule": "extrapolated", "dev_fa_per_24h": 0.0},
+    },
 }
 
 
@@ -59,12 +63,26 @@ def test_evaluate_writes_contract_metrics_and_reports(eval_assets, mlflow_store,
     assert out["red_flags"] == [] and out["auroc"] > 0.9 and out["ovlp"]["sensitivity"] == 1.0
     assert out["counts"]["targets"] == 3 and out["counts"]["recordings"] == 3
     assert out["baseline"]["auroc"] > 0.8  # line length sees these seizures too
+    assert set(out["taes"]) == {"sensitivity", "fa_per_24h"} and 0 < out["taes"]["sensitivity"] <= 1
+    table = out["scores"]
+    assert table["n_subjects"] == 3 and set(table) == {"n_subjects", "ovlp", "taes", "szcore_event", "szcore_sample"}
+    assert table["ovlp"]["pooled"]["sensitivity"] == out["ovlp"]["sensitivity"]
+    assert table["szcore_event"]["subject_avg"]["f1"] == out["szcore"]["f1"]
+    ops = out["operating_points"]
+    assert list(ops) == ["10", "1"] and ops["1"]["tau_on"] == 0.95 and ops["1"]["rule"] == "extrapolated"
+    assert ops["10"]["ovlp"] == out["ovlp"]  # the first target is the default operating point
+    assert ops["1"]["ovlp"]["fa_per_24h"] <= ops["10"]["ovlp"]["fa_per_24h"]
 
     reports = tmp_path / "reports" / "eval"
     recs = pd.read_csv(reports / "recordings.csv")
     assert list(recs["rec_id"]) == ["eva_s001_t000", "evb_s001_t000", "evc_s001_t000"]
     assert {"duration_s", "n_ref", "hits", "false_alarms", "auroc"} <= set(recs.columns)
     assert recs["n_ref"].tolist() == [2, 1, 0]
+    subjects = pd.read_csv(reports / "subjects.csv")
+    assert list(subjects.columns[:6]) == ["subject", "recordings", "hours", "seizures", "detected", "sensitivity"]
+    assert set(subjects["subject"]) == {"eva", "evb", "evc"}
+    keys = list(zip(subjects["sensitivity"].fillna(1.0), -subjects["fa_per_24h"]))
+    assert keys == sorted(keys)  # worst subjects first
     for name, cols in (
         ("roc.csv", ["fpr", "tpr"]),
         ("pr.csv", ["recall", "precision"]),

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from brain_brr.config import parse_params
 from brain_brr.eval.baseline import line_length_score
-from brain_brr.eval.operating_point import choose_threshold, select_operating_point
-from brain_brr.eval.scoring import sample_metrics
+from brain_brr.eval.operating_point import (
+    choose_threshold,
+    fit_fa_tail,
+    select_operating_point,
+    threshold_for,
+    zero_fa_threshold,
+)
+from brain_brr.eval.scoring import sample_metrics, threshold_grid
 
 
 def _row(tau, sens, fa, n):
@@ -42,6 +50,12 @@ def test_select_operating_point_on_dev(eval_assets):
     assert out["tau_off"] == pytest.approx(out["tau_on"] * 0.6)
     assert out["dev_fa_per_24h"] <= 10 and out["dev_sensitivity"] == 1.0
     assert out["min_duration_s"] == params.eval.min_duration_s
+    points = out["operating_points"]
+    assert list(points) == ["10", "2.5", "1"] and points["10"]["tau_on"] == out["tau_on"]
+    taus = [points[k]["tau_on"] for k in points]
+    assert taus == sorted(taus)  # a stricter target never gets a lower threshold
+    for op in points.values():
+        assert op["tau_off"] == pytest.approx(op["tau_on"] * 0.6) and op["rule"]
 
 
 def test_select_operating_point_off_returns_params(eval_assets):
@@ -63,3 +77,55 @@ def test_line_length_rises_during_seizures_and_ignores_flat_channels():
     assert score.min() > 0 and score.max() < 1
     assert sample_metrics([score], [labels_for(300.0, [(100.0, 150.0)])], 0.6)["auroc"] > 0.95
     assert np.median(score[:90]) == pytest.approx(0.5, abs=0.05)
+
+
+def _curve(hours: float, a: float = math.log(8.0), b: float = -1.2) -> list[dict]:
+    """A dev OVLP curve whose false-alarm counts follow exp(a + b * logit(tau)), rounded."""
+    rows = []
+    for t in threshold_grid():
+        x = math.log(t / (1 - t))
+        n = int(round(math.exp(a + b * x)))
+        rows.append({"tau_on": float(t), "sensitivity": 1 / (1 + math.exp(x - 2)), "fa_per_24h": n * 24 / hours,
+                     "false_alarms": n})  # fmt: skip
+    return rows
+
+
+def test_short_dev_extrapolates_and_separates_the_targets():
+    sweep = _curve(1.3)  # 1.3 h of dev: one false alarm is 18 per 24 h
+    fit = fit_fa_tail(sweep)
+    assert fit == pytest.approx((math.log(8.0), -1.2), abs=0.15)  # the fit recovers the curve
+    floor = zero_fa_threshold(sweep)
+    taus = {}
+    for target in (10.0, 2.5, 1.0):
+        taus[target], rule = threshold_for(sweep, target, 1.3, fit)
+        assert taus[target] >= floor  # never where dev still shows a false alarm
+    assert "extrapolated" in rule
+    assert floor <= taus[10.0] < taus[2.5] < taus[1.0] <= threshold_grid()[-1]
+    # what the fit expects at the chosen threshold is the target
+    x = math.log(taus[1.0] / (1 - taus[1.0]))
+    assert math.exp(fit[0] + fit[1] * x) * 24 / 1.3 == pytest.approx(1.0, rel=1e-6)
+    # the empirical rule alone would give every target the same threshold
+    assert len({choose_threshold(sweep, t)[0]["tau_on"] for t in (10.0, 2.5, 1.0)}) == 1
+
+
+def test_long_dev_uses_the_curve_itself():
+    sweep = _curve(100.0, a=math.log(400.0))
+    fit = fit_fa_tail(sweep)
+    for target in (10.0, 2.5, 1.0):
+        tau, rule = threshold_for(sweep, target, 100.0, fit)
+        assert rule.startswith("empirical") and tau == choose_threshold(sweep, target)[0]["tau_on"]
+
+
+def test_too_few_false_alarms_to_extrapolate_falls_back_to_zero():
+    sweep = [_row(float(t), 0.9, 18.0 if t < 0.3 else 0.0, 1 if t < 0.3 else 0) for t in threshold_grid()]
+    assert fit_fa_tail(sweep) is None
+    tau, rule = threshold_for(sweep, 1.0, 1.3, None)
+    assert tau == zero_fa_threshold(sweep) == pytest.approx(0.3) and "too few to extrapolate" in rule
+
+
+def test_extrapolation_stops_where_dev_finds_no_seizure():
+    sweep = _curve(0.1)  # 6 minutes of dev: the fit would ask for a threshold far out
+    for r in sweep:
+        r["sensitivity"] = 1.0 if r["tau_on"] <= 0.96 else 0.0
+    tau, rule = threshold_for(sweep, 1.0, 0.1, fit_fa_tail(sweep))
+    assert tau == pytest.approx(0.96) and "capped" in rule

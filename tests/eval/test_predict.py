@@ -13,6 +13,7 @@ import pytest
 from brain_brr.data.annotations import read_csv_bi, write_csv_bi
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.edfwrite import write_edf
+from brain_brr.data.events_tsv import read_events_tsv
 from brain_brr.eval.postprocess import events_for
 from brain_brr.eval.score_files import seizure_events
 from brain_brr.eval.scoring import score_recording, summarise_scores
@@ -64,6 +65,11 @@ def test_predict_then_score(eval_assets, tmp_path):
     events = events_for(probs["prob"].to_numpy(), 1, THRESHOLDS)
     np.testing.assert_allclose(np.array(seizure_events(hyp)).ravel(), np.array(events).ravel(), atol=1e-4)
     assert not (out / "broken_s001_t000.csv_bi").exists()
+    tsv = read_events_tsv(out / "aaaa_s001_t000.tsv", strict=True)  # the SzCORE annotation beside it
+    assert tsv.duration == 150.0
+    tsv_events = [(e.start, e.stop) for e in tsv.events if e.is_seizure]
+    np.testing.assert_allclose(np.array(tsv_events).ravel(), np.array(events).ravel(), atol=1e-6)
+    assert (out / "aaaa_s001_t000.tsv").read_text().splitlines()[1].split("\t")[5] == "2020-01-01 00:00:00"
 
     ref_dir = tmp_path / "ref"
     write_csv_bi(ref_dir / "aaaa_s001_t000.csv_bi", [SEIZURE], 150.0, with_bckg=False)
@@ -89,3 +95,18 @@ def test_predict_reports_missing_inputs(eval_assets, tmp_path):
     assert proc.returncode == 2 and "nowhere.edf: no such file or folder" in proc.stderr
     proc = _cli("predict", "--model", str(tmp_path / "no_model"), str(tmp_path), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "config.json" in proc.stderr
+
+
+def test_predict_writes_background_for_a_recording_too_short_to_filter(eval_assets, tmp_path):
+    _, params, model = eval_assets
+    model_dir = tmp_path / "model"
+    save_detector(model_dir, model, model_config(params, THRESHOLDS))
+    edf = tmp_path / "short_s001_t000.edf"
+    _edf_400hz_le(edf, duration=3.0)
+    proc = _cli("predict", "--model", str(model_dir), str(edf), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert "3 s long" in proc.stdout
+    assert seizure_events(read_csv_bi(tmp_path / "out" / "short_s001_t000.csv_bi")) == []
+    ann = read_events_tsv(tmp_path / "out" / "short_s001_t000.tsv", strict=True)
+    assert ann.duration == 3.0 and [e.label for e in ann.events] == ["bckg"]
+    assert len(pd.read_parquet(tmp_path / "out" / "short_s001_t000.probs.parquet")) == 0

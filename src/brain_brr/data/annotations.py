@@ -74,8 +74,9 @@ class Annotation:
 
 
 def is_seizure_label(label: str) -> bool:
+    """TUSZ: ``seiz`` or a type ending in ``sz`` (fnsz, gnsz, ...); SzCORE/HED-SCORE: ``sz`` or ``sz_...``."""
     lab = label.strip().lower()
-    return lab == "seiz" or lab.endswith("sz")
+    return lab == "seiz" or lab.endswith("sz") or lab.startswith("sz")
 
 
 def merge_intervals(ivs: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -167,15 +168,33 @@ def read_csv(path: str | Path) -> Annotation:
     return _parse(Path(path), per_channel=True)
 
 
-def annotation_for(edf_path: str | Path) -> Annotation:
-    """The annotation beside an EDF: ``.csv_bi`` when present, else ``.csv``."""
+def annotation_candidates(edf_path: str | Path) -> list[Path]:
+    """Where an EDF's annotation may lie, in order: ``.csv_bi``, ``.csv`` (TUSZ), ``<stem minus _eeg>_events.tsv`` (BIDS)."""
     edf_path = Path(edf_path)
-    csv_bi, csv_ = edf_path.with_suffix(".csv_bi"), edf_path.with_suffix(".csv")
-    if csv_bi.is_file():
-        return read_csv_bi(csv_bi)
-    if csv_.is_file():
-        return read_csv(csv_)
-    raise AnnotationError(f"{edf_path}: no annotation file beside it (expected {csv_bi.name} or {csv_.name})")
+    out = [edf_path.with_suffix(".csv_bi"), edf_path.with_suffix(".csv")]
+    if edf_path.stem.endswith("_eeg"):
+        out.append(edf_path.with_name(edf_path.stem[: -len("_eeg")] + "_events.tsv"))
+    return out
+
+
+def annotation_path(edf_path: str | Path) -> Path | None:
+    """The annotation file beside an EDF (the first of :func:`annotation_candidates` that exists)."""
+    return next((p for p in annotation_candidates(edf_path) if p.is_file()), None)
+
+
+def annotation_for(edf_path: str | Path) -> Annotation:
+    """The annotation beside an EDF: ``.csv_bi`` when present, else ``.csv``, else a BIDS ``_events.tsv``."""
+    path = annotation_path(edf_path)
+    if path is None:
+        names = " or ".join(p.name for p in annotation_candidates(edf_path))
+        raise AnnotationError(f"{edf_path}: no annotation file beside it (expected {names})")
+    if path.suffix == ".csv_bi":
+        return read_csv_bi(path)
+    if path.suffix == ".csv":
+        return read_csv(path)
+    from brain_brr.data.events_tsv import read_events_tsv
+
+    return read_events_tsv(path)
 
 
 def write_csv_bi(

@@ -14,6 +14,7 @@ Every deviation from a clean file is recorded in :attr:`EegRecording.issues` as
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import tempfile
@@ -299,3 +300,35 @@ def _unusable_channels(x: np.ndarray, present: np.ndarray, found: dict[str, int]
         elif np.mean(np.diff(x[k][:: max(1, x.shape[1] // 100_000)]) == 0) > 0.5:
             issues.append((f"channel {ch} is flat for more than half of the recording", "kept"))
     return unusable
+
+
+@dataclass(frozen=True)
+class EdfInfo:
+    """What the header says about a recording, read without its signals."""
+
+    start: dt.datetime  # recording start (1985-01-01 00:00:00 when the header's date is malformed)
+    duration_s: float  # complete data records x record duration
+    issues: list[tuple[str, str]]
+
+
+MIN_SECONDS = _MIN_SECONDS  # read_eeg refuses shorter recordings
+_EDFPLUS_YEAR = re.compile(rb"Startdate \d\d-[A-Z]{3}-(\d{4})")
+
+
+def edf_info(path: str | Path) -> EdfInfo:
+    """Start and duration of an EDF from its header (what an annotation of the whole recording states)."""
+    path = Path(path)
+    hdr = _read_header(path)
+    n_complete, issues, patches = _check_header(path, hdr)
+    start = dt.datetime(1985, 1, 1)
+    if 168 not in patches:
+        day, month, yy = (int(v) for v in hdr.date.split(b"."))
+        hour, minute, second = (int(v) for v in hdr.time.split(b"."))
+        with open(path, "rb") as f:
+            m = _EDFPLUS_YEAR.search(f.read(168)[88:])  # EDF+ keeps the four-digit year in the recording field
+        year = int(m.group(1)) if m else (1900 + yy if yy >= 85 else 2000 + yy)
+        try:
+            start = dt.datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            issues.append((f"start date/time {hdr.date.decode()} {hdr.time.decode()} is not a valid date", "used 1985-01-01"))
+    return EdfInfo(start, round(n_complete * hdr.record_s, 9), issues)

@@ -1,6 +1,6 @@
-"""Ingest: TUSZ-layout EDF corpus -> segment files, recordings and windows tables.
+"""Ingest: EDF corpus (TUSZ tree or BIDS dataset) -> segment files, recordings and windows tables.
 
-Discovers ``ROOT/edf/{train,dev,eval}/<patient>/<session>/<montage>/*.edf``,
+Discovers the recordings and their splits (:mod:`brain_brr.data.layout`),
 reads each recording (:func:`brain_brr.data.edf.read_eeg`), rasterises its
 labels, and stores it once (:func:`brain_brr.data.store.write_recording`).
 Recordings run in a pool of ``data.workers`` processes, one recording per worker
@@ -37,15 +37,17 @@ import pyarrow.parquet as pq
 
 from brain_brr.config import DataConfig
 from brain_brr.data import store
-from brain_brr.data.annotations import AnnotationError, annotation_for
+from brain_brr.data.annotations import AnnotationError, annotation_for, annotation_path
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.edf import read_eeg
-from brain_brr.data.splits import SPLITS, leaking_patients
+from brain_brr.data.layout import TUSZ_LAYOUT, stray_reason
+from brain_brr.data.layout import discover as discover_layout
+from brain_brr.data.splits import leaking_patients
 from brain_brr.data.windows import labels_from_intervals, n_label_steps, window_table
 from brain_brr.errors import InputError
 
 FORMAT_VERSION = "1"
-LAYOUT = "edf/{train,dev,eval}/<patient>/<session>/<montage>/<patient>_<session>_<token>.edf"
+LAYOUT = TUSZ_LAYOUT
 
 RECORDINGS_SCHEMA = pa.schema(
     [
@@ -87,7 +89,7 @@ class Task:
     split: str
     patient: str
     session: str
-    montage: str
+    montage: str  # TUSZ montage folder; empty for BIDS
 
     @property
     def rec_id(self) -> str:
@@ -114,29 +116,14 @@ def _identity(task: Task) -> dict[str, str]:
             "path": task.rel, "segment_file": task.segment_file}
 
 
-def discover(root: Path) -> tuple[list[Task], list[str]]:
-    """Every EDF of the corpus in the TUSZ layout, sorted by path, and the EDFs found outside that layout."""
-    if not root.is_dir():
-        raise InputError(f"data.root {root} does not exist; point data.root in params.yaml at a corpus in the layout ROOT/{LAYOUT}")
-    tasks, stray = [], []
-    for edf in sorted(p for p in (root / "edf").rglob("*") if p.suffix.lower() == ".edf" and p.is_file()):
-        parts = edf.relative_to(root / "edf").parts
-        if len(parts) == 5 and parts[0] in SPLITS and edf.suffix == ".edf":
-            split, patient, session, montage, _ = parts
-            tasks.append(Task(edf, edf.relative_to(root).as_posix(), split, patient, session, montage))
-        else:
-            stray.append(edf.relative_to(root).as_posix())
-    if not tasks:
-        raise InputError(f"data.root {root} holds no EDF in the expected layout ROOT/{LAYOUT}")
-    return tasks, stray
+def discover(root: Path, cfg: DataConfig | None = None) -> tuple[list[Task], list[str]]:
+    """Every EDF of the corpus (TUSZ tree or BIDS dataset), sorted by path, and the EDFs found outside its layout."""
+    found, stray, _ = discover_layout(root, cfg or DataConfig())
+    return [Task(*f) for f in found], stray
 
 
 def _annotation_file(edf: Path) -> Path | None:
-    for suffix in (".csv_bi", ".csv"):
-        p = edf.with_suffix(suffix)
-        if p.is_file():
-            return p
-    return None
+    return annotation_path(edf)
 
 
 def fingerprint(task: Task, cfg: DataConfig) -> str:
@@ -339,6 +326,7 @@ class IngestOutcome:
     stray: list[str]  # EDFs outside the layout, relative to data.root
     leaks: dict[str, list[str]]  # patients found in more than one split folder
     n_windows: int
+    layout: str = "tusz"  # tusz | bids
 
     @property
     def ok(self) -> list[Result]:
@@ -348,7 +336,7 @@ class IngestOutcome:
         """The ingest report: ``{"ingested", "skipped", "warnings"}``, every entry ``{path, reason, action}``."""
         report = _report(self.results)
         report["skipped"] += [
-            {"path": rel, "reason": f"not in the TUSZ layout {LAYOUT} (or not a lower-case .edf)", "action": "skipped; move it into the layout to ingest it"}
+            {"path": rel, "reason": stray_reason(self.layout), "action": "skipped; move it into the layout to ingest it"}
             for rel in self.stray
         ]
         return report
@@ -370,8 +358,8 @@ def ingest_corpus(cfg: DataConfig, data_root: Path, processed: Path) -> IngestOu
     No table outlives an unfinished run: they are removed first, so a killed run leaves the next
     stage nothing it could take for complete.
     """
-    found, stray = discover(data_root)
-    tasks, duplicates = _mark_duplicates(found)
+    entries, stray, layout = discover_layout(data_root, cfg)
+    tasks, duplicates = _mark_duplicates([Task(*f) for f in entries])
     processed.mkdir(parents=True, exist_ok=True)
     clean_tmp(processed)
     for stale in (processed / "recordings.parquet", processed / "windows.parquet"):
@@ -384,4 +372,4 @@ def ingest_corpus(cfg: DataConfig, data_root: Path, processed: Path) -> IngestOu
     store.write_table_atomic(windows, processed / "windows.parquet")
     store.write_table_atomic(recordings, processed / "recordings.parquet")
     leaks = leaking_patients([(t.patient, t.split) for t in tasks])
-    return IngestOutcome(results, stray, leaks, windows.num_rows)
+    return IngestOutcome(results, stray, leaks, windows.num_rows, layout)

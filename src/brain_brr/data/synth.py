@@ -1,5 +1,8 @@
 """Synthetic EEG corpus in the TUSZ v2 layout: real EDF, ``.csv_bi`` and per-channel ``.csv``.
 
+With ``synth.format: bids`` the same recordings are written as a BIDS dataset instead
+(:mod:`brain_brr.data.synth_bids`).
+
 The corpus exists so the whole pipeline can run end to end without TUSZ, so it copies
 what makes TUSZ awkward rather than what makes it easy:
 
@@ -814,6 +817,9 @@ def _prepare(out: Path) -> None:
         if not (out / "SYNTH_INFO.json").is_file():
             raise InputError(f"{out}: folder is not empty and holds no SYNTH_INFO.json (not a synth corpus); choose an empty or new folder")
         shutil.rmtree(out / "edf", ignore_errors=True)
+        from brain_brr.data.synth_bids import clear
+
+        clear(out)  # a corpus written in the other format must not linger beside the new one
 
 
 def run_synth(out: Path, cfg: SynthConfig) -> dict:
@@ -826,8 +832,16 @@ def run_synth(out: Path, cfg: SynthConfig) -> dict:
     _prepare(out)
     settings = cfg.model_dump()
     write_json_atomic(out / "SYNTH_INFO.json", {"settings": settings, "complete": False})
-    for rec in progress(recs, desc="synth", unit="rec"):
-        write_corpus_recording(out, rec)
+    if cfg.format == "bids":
+        from brain_brr.data.synth_bids import BidsNames, write_bids_recording, write_dataset_files
+
+        names = BidsNames(recs)
+        write_dataset_files(out, names)
+        for rec in progress(recs, desc="synth (BIDS)", unit="rec"):
+            write_bids_recording(out, rec, names)
+    else:
+        for rec in progress(recs, desc="synth", unit="rec"):
+            write_corpus_recording(out, rec)
 
     splits = corpus_summary(recs)
     total_s = sum(r.duration for r in recs)
@@ -844,5 +858,5 @@ def run_synth(out: Path, cfg: SynthConfig) -> dict:
     }
     write_json_atomic(out / "SYNTH_INFO.json", info)
     parts = [f"{s}: {v['recordings']} rec, {v['hours']:.2f} h, {v['seizure_events']} seizures, {100 * v['seizure_fraction']:.2f}%" for s, v in splits.items()]
-    print(f"[SYNTH] {out}: {len(recs)} recordings, {total_s / 3600:.2f} h | " + " | ".join(parts), flush=True)
+    print(f"[SYNTH] {out} ({cfg.format}): {len(recs)} recordings, {total_s / 3600:.2f} h | " + " | ".join(parts), flush=True)
     return info

@@ -82,6 +82,7 @@ class RecordingPrediction:
     duration_s: float
     ref_events: list[tuple[float, float]]
     segment_path: Path
+    patient: str = ""  # the subject, for per-subject scores
 
 
 def split_recordings(processed: Path, split: str) -> pd.DataFrame:
@@ -110,7 +111,11 @@ def predict_split(
         probs = score(signal)
         n = min(len(probs), len(labels))
         events = [(float(s), float(e)) for s, e in json.loads(row.events)]
-        out.append(RecordingPrediction(row.rec_id, probs[:n], labels[:n].copy(), float(row.duration_s), events, path))
+        out.append(
+            RecordingPrediction(
+                row.rec_id, probs[:n], labels[:n].copy(), float(row.duration_s), events, path, str(row.patient)
+            )
+        )
     return out
 
 

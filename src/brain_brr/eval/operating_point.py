@@ -1,16 +1,32 @@
-"""Default thresholds, chosen on the dev split (never eval) at the end of training.
+"""Operating points chosen on the dev split (never eval) at the end of training: one per false-alarm target.
 
-Criterion: sweep ``tau_on`` over :func:`threshold_grid` with ``tau_off = tau_on *
-(eval.tau_off / eval.tau_on)`` (the ratio set in params, 0.6 by default) and the
-other post-processing keys from ``params.eval``; keep the ``tau_on`` with the
-highest OVLP sensitivity whose FA/24h on dev is at most :data:`DEV_FA_BUDGET`;
-ties go to fewer false alarms, then to the higher ``tau_on``. When no threshold
-meets the budget, the one with the fewest false alarms is taken and the
-criterion string says so.
+For each target ``r`` of ``eval.fa_targets`` (false alarms per 24 h) the wanted ``tau_on`` is
+the most sensitive one whose false-alarm rate is at most ``r`` (``tau_off = tau_on *
+eval.tau_off / eval.tau_on``, the other post-processing keys from ``params.eval``). On a dev
+split of ``H`` hours the target allows ``k = r * H / 24`` false alarms:
+
+- ``k >= 1``, dev resolves the target: the empirical rule, the ``tau_on`` of the OVLP curve
+  (:func:`ovlp_curve`) with the highest dev sensitivity among those with at most ``k``
+  false alarms (ties to fewer false alarms, then the higher ``tau_on``);
+- ``k < 1``, dev is too short (1.3 h: one false alarm is already 18 per 24 h), and the curve
+  alone would give every target the same "zero false alarms" threshold: the false-alarm
+  count is extrapolated. Its tail (thresholds from where the count peaks upward, zeros
+  included) is fitted by a Poisson regression ``log E[n] = a + b * logit(tau_on)``, and
+  ``tau_on`` is where the fit expects ``k`` false alarms; never below the lowest threshold
+  with no dev false alarm above it, and never above the highest threshold at which dev
+  still finds a seizure (a threshold that finds nothing is no operating point, and with
+  so little dev the fit says little that far out). Without two thresholds with false
+  alarms, or with a fit that does not fall, that zero-false-alarm threshold is used and
+  the rule says so.
+
+A smaller target never gets a lower threshold than a larger one. The first target is the
+default operating point (``tau_on``/``tau_off`` of ``models/detector/config.json``, used by
+``predict`` and the SzCORE entry point); ``operating_points`` holds them all.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +36,7 @@ from brain_brr.eval.postprocess import events_for, thresholds_from_params
 from brain_brr.eval.scoring import ovlp_sweep, threshold_grid
 
 DEV_FA_BUDGET = 10.0
+TOP_TAU = float(threshold_grid()[-1])
 
 
 def ovlp_curve(
@@ -28,20 +45,84 @@ def ovlp_curve(
     durations: list[float],
     label_rate: float,
     base: dict[str, Any],
+    taus: Any = None,
 ) -> list[dict]:
     """OVLP sensitivity / FA per 24 h for each ``tau_on`` of the grid (post-processing from ``base``)."""
-    hyps = {float(t): [events_for(p, label_rate, base, tau_on=float(t)) for p in probs] for t in threshold_grid()}
+    grid = threshold_grid() if taus is None else taus
+    hyps = {float(t): [events_for(p, label_rate, base, tau_on=float(t)) for p in probs] for t in grid}
     return ovlp_sweep(refs, durations, hyps)
 
 
 def choose_threshold(sweep: list[dict], budget: float = DEV_FA_BUDGET) -> tuple[dict, str]:
-    """The sweep row chosen by the criterion above, and the criterion as one line."""
+    """The sweep row with the highest sensitivity within ``budget`` FA/24h, and the criterion as one line."""
     ok = [r for r in sweep if r["fa_per_24h"] <= budget + 1e-9]
     if ok:
         best = max(ok, key=lambda r: (r["sensitivity"], -r["false_alarms"], r["tau_on"]))
         return best, f"max OVLP sensitivity on dev s.t. FA/24h <= {budget:g}"
     best = min(sweep, key=lambda r: (r["false_alarms"], -r["sensitivity"], -r["tau_on"]))
     return best, f"no tau_on met FA/24h <= {budget:g} on dev: fewest false alarms"
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def zero_fa_threshold(sweep: list[dict]) -> float:
+    """The lowest grid ``tau_on`` above which dev has no false alarm (the grid's top when there is none)."""
+    rows = sorted(sweep, key=lambda r: r["tau_on"])
+    tau = TOP_TAU
+    for r in reversed(rows):
+        if r["false_alarms"] > 0:
+            break
+        tau = r["tau_on"]
+    return tau
+
+
+def detecting_ceiling(sweep: list[dict]) -> float:
+    """The highest grid ``tau_on`` at which dev still finds a seizure (the grid's top when none does)."""
+    found = [r["tau_on"] for r in sweep if r["sensitivity"] > 0]
+    return max(found) if found else TOP_TAU
+
+
+def fit_fa_tail(sweep: list[dict]) -> tuple[float, float] | None:
+    """``(a, b)`` of ``log E[false alarms] = a + b * logit(tau_on)`` on the tail of the curve, or ``None``."""
+    from sklearn.linear_model import PoissonRegressor
+
+    rows = sorted(sweep, key=lambda r: r["tau_on"])
+    counts = [r["false_alarms"] for r in rows]
+    peak = max(i for i, n in enumerate(counts) if n == max(counts))
+    tail = rows[peak:]
+    if sum(r["false_alarms"] > 0 for r in tail) < 2:
+        return None
+    x = np.array([[_logit(r["tau_on"])] for r in tail])
+    y = np.array([r["false_alarms"] for r in tail], dtype=float)
+    model = PoissonRegressor(alpha=0.0, max_iter=1000).fit(x, y)
+    a, b = float(model.intercept_), float(model.coef_[0])
+    return (a, b) if b < 0 else None
+
+
+def threshold_for(sweep: list[dict], target: float, hours: float, fit: tuple[float, float] | None) -> tuple[float, str]:
+    """``(tau_on, rule)`` for one target in false alarms per 24 h (see the module's docstring)."""
+    allowed = target * hours / 24.0
+    if allowed >= 1.0:
+        best, _ = choose_threshold(sweep, target)
+        return float(best["tau_on"]), f"empirical: max dev OVLP sensitivity with FA/24h <= {target:g}"
+    floor = zero_fa_threshold(sweep)
+    if fit is None:
+        return floor, f"zero dev false alarms ({hours:.2f} h of dev allow {allowed:.2f}; too few to extrapolate)"
+    a, b = fit
+    tau = 1.0 / (1.0 + math.exp(-(math.log(allowed) - a) / b))
+    rule = f"extrapolated: Poisson fit of the dev false alarms expects {allowed:.2f} in {hours:.2f} h"
+    ceiling = max(detecting_ceiling(sweep), floor)
+    if tau > ceiling:
+        return ceiling, f"{rule}, capped at the highest threshold still finding a dev seizure"
+    if tau < floor:
+        return floor, f"{rule}, raised to the lowest threshold without a dev false alarm"
+    return float(tau), rule
+
+
+def _key(target: float) -> str:
+    return f"{target:g}"
 
 
 def thresholds_on_dev(
@@ -51,15 +132,43 @@ def thresholds_on_dev(
     label_rate: float,
     eval_cfg: Any,
 ) -> dict[str, Any]:
+    """The default thresholds (first target) and every target's operating point, chosen on dev."""
     base = thresholds_from_params(eval_cfg)
-    best, criterion = choose_threshold(ovlp_curve(probs, refs, durations, label_rate, base))
+    ratio = base["tau_off"] / base["tau_on"]
+    sweep = ovlp_curve(probs, refs, durations, label_rate, base)
+    hours = float(sum(durations)) / 3600.0
+    fit = fit_fa_tail(sweep)
+    chosen: dict[str, tuple[float, str]] = {}
+    previous, previous_key = 0.0, ""
+    for target in sorted(eval_cfg.fa_targets, reverse=True):  # a smaller target never gets a lower threshold
+        tau, rule = threshold_for(sweep, target, hours, fit)
+        if tau < previous:
+            tau, rule = previous, f"{rule}; raised to the {previous_key}/24h threshold"
+        chosen[_key(target)] = (tau, rule)
+        previous, previous_key = tau, _key(target)
+    at = {r["tau_on"]: r for r in ovlp_curve(probs, refs, durations, label_rate, base, [t for t, _ in chosen.values()])}
+    points = {}
+    for target in eval_cfg.fa_targets:
+        tau, rule = chosen[_key(target)]
+        expected = None if fit is None else math.exp(fit[0] + fit[1] * _logit(tau)) * 24.0 / hours
+        points[_key(target)] = {
+            "tau_on": tau,
+            "tau_off": round(tau * ratio, 6),
+            "rule": rule,
+            "dev_sensitivity": at[tau]["sensitivity"],
+            "dev_fa_per_24h": at[tau]["fa_per_24h"],
+            "dev_fa_per_24h_fitted": expected,
+        }
+    default = points[_key(eval_cfg.fa_targets[0])]
     return {
         **base,
-        "tau_on": best["tau_on"],
-        "tau_off": round(best["tau_on"] * base["tau_off"] / base["tau_on"], 6),
-        "criterion": criterion,
-        "dev_sensitivity": best["sensitivity"],
-        "dev_fa_per_24h": best["fa_per_24h"],
+        "tau_on": default["tau_on"],
+        "tau_off": default["tau_off"],
+        "criterion": f"FA target {_key(eval_cfg.fa_targets[0])}/24h, {default['rule']}",
+        "dev_sensitivity": default["dev_sensitivity"],
+        "dev_fa_per_24h": default["dev_fa_per_24h"],
+        "dev_hours": hours,
+        "operating_points": points,
     }
 
 
@@ -101,9 +210,10 @@ def select_operating_point(model: Any, params: Any, processed: Path, device: str
         d.label_rate,
         params.eval,
     )
-    print(
-        f"[EVAL] operating point on dev: tau_on={out['tau_on']:.3f} tau_off={out['tau_off']:.3f} "
-        f"sensitivity={out['dev_sensitivity']:.3f} FA/24h={out['dev_fa_per_24h']:.2f} ({out['criterion']})",
-        flush=True,
-    )
+    for key, op in out["operating_points"].items():
+        print(
+            f"[EVAL] operating point for {key} FA/24h ({out['dev_hours']:.2f} h of dev): tau_on={op['tau_on']:.3f} "
+            f"dev sensitivity={op['dev_sensitivity']:.3f} dev FA/24h={op['dev_fa_per_24h']:.2f} ({op['rule']})",
+            flush=True,
+        )
     return out
