@@ -3,8 +3,11 @@
     python benchmarks/bench_train.py
 
 Prints the machine, balanced random-access loader throughput per worker (0 and 2
-workers), index start-up time per 1,000 recordings, and training windows/s with the
-share of step time spent waiting for data (CPU; GPU with bf16 when one is present).
+workers), the host side of the GPU data path (windows/s of float16 batches made ready
+for the copy to a GPU: the batch ring against a shared-memory batch per step plus the
+copy into page-locked memory), index start-up time per 1,000 recordings, and training
+windows/s with the share of step time spent waiting for data (CPU; GPU with bf16 when
+one is present).
 Default data config (256 Hz, 60 s windows, 10 s stride). Takes about a minute.
 """
 
@@ -25,7 +28,7 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_check import DATA_CFG, build_store, compute_only, time_training  # noqa: E402
 
-from brain_brr.data.loader import BalancedBatchSampler, WindowDataset  # noqa: E402
+from brain_brr.data.loader import BalancedBatchSampler, RingLoader, WindowDataset  # noqa: E402
 from brain_brr.data.store import write_table_atomic  # noqa: E402
 from brain_brr.train.loop import keep_freed_memory  # noqa: E402
 
@@ -47,6 +50,32 @@ def loader_throughput(ds: WindowDataset, workers: int, n_windows: int = 4000, ba
     t = time.perf_counter()
     n = sum(len(y) for _, y in loader)
     return n / (time.perf_counter() - t) / max(1, workers)
+
+
+def host_path(ds: WindowDataset, workers: int, batch_size: int, ring: bool, steps: int = 24) -> float:
+    """Windows/s of batches ready for a copy to the GPU, host side only (second of two epochs).
+
+    ``ring``: workers write into the shared batch ring; the main process copies nothing.
+    Otherwise the previous path: each batch a new shared-memory tensor, then copied whole by
+    the main process into page-locked memory (here a preallocated buffer stands in for it:
+    page-locking needs CUDA, the copy costs the same).
+    """
+    sampler = BalancedBatchSampler(
+        ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=batch_size, steps=steps, seed=2
+    )
+    if ring:
+        loader = RingLoader(ds, sampler, batch_size=batch_size, device=torch.device("cpu"), num_workers=workers)
+    else:
+        loader = DataLoader(ds, sampler=sampler, batch_size=None, num_workers=workers, persistent_workers=True)
+        staging = torch.empty((batch_size, 19, ds.window_s * ds.fs), dtype=ds.signal_dtype)
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        t, n = time.perf_counter(), 0
+        for x, _ in loader:
+            if not ring:
+                staging[: len(x)].copy_(x)
+            n += len(x)
+    return n / (time.perf_counter() - t)
 
 
 def index_startup_per_1000(tmp: Path, n_rec: int = 1000, windows_per_rec: int = 355) -> float:
@@ -102,6 +131,13 @@ def main() -> int:
             print(
                 f"loader, balanced random access, {workers} workers: "
                 f"{loader_throughput(ds, workers):,.0f} windows/s per worker"
+            )
+        ds16 = WindowDataset(ds.root, "train", DATA_CFG, signal_dtype=torch.float16)
+        for batch_size in (32, 128):
+            old, new = host_path(ds16, 2, batch_size, ring=False), host_path(ds16, 2, batch_size, ring=True)
+            print(
+                f"GPU data path, host side, float16 batches of {batch_size}, 2 workers: "
+                f"shared-memory batch + copy {old:,.0f} windows/s, batch ring {new:,.0f} windows/s ({new / old:.2f}x)"
             )
         print(f"index start-up: {index_startup_per_1000(tmp):.2f} s per 1,000 recordings (355 windows each)")
         devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])

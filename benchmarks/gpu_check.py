@@ -5,7 +5,12 @@ pydantic, no MLflow). Builds a default-config processed dataset (256 Hz, 60 s wi
 10 s stride) in a temp dir, runs training steps with bf16 autocast and DataLoader workers,
 prints the numbers and writes them as JSON to ``$OUT/gpu_check.json`` (or the cwd).
 
-    python benchmarks/gpu_check.py [--steps 60] [--batch-size 32] [--workers 6] [--arch unet_transformer]
+    python benchmarks/gpu_check.py [--steps 60] [--batch-size 32] [--workers 6]
+        [--loader ring|dataloader|both] [--arch tcn|unet_transformer]
+
+``ring`` is the train stage's path (workers write into a page-locked shared ring, batches go
+to the GPU on a side stream); ``dataloader`` the previous one (a shared-memory batch per step,
+copied into pinned memory by DataLoader's pin-memory thread).
 
 Finishes in well under 3 minutes on one H100/H200.
 """
@@ -28,7 +33,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from brain_brr.data.loader import BalancedBatchSampler, WindowDataset  # noqa: E402
+from brain_brr.data.loader import BalancedBatchSampler, RingLoader, WindowDataset  # noqa: E402
 from brain_brr.train.focal import focal_loss  # noqa: E402
 from brain_brr.train.model import build_detector  # noqa: E402
 from tests.train.synthetic_store import make_processed  # noqa: E402
@@ -66,6 +71,7 @@ def time_training(
     warmup: int = 5,
     pin: bool = True,
     model_cfg: SimpleNamespace = MODEL_CFG,
+    ring: bool = True,
 ) -> dict:
     """Windows/s of fwd+bwd+AdamW steps fed by the balanced loader, and the share of time spent waiting for data.
 
@@ -80,14 +86,17 @@ def time_training(
         ds.is_pos, target_pos_fraction=0.5, min_pos_per_batch=2, batch_size=batch_size, steps=steps + warmup, seed=0
     )
     cuda = device.type == "cuda"
-    loader = DataLoader(
-        ds,
-        sampler=sampler,
-        batch_size=None,
-        num_workers=workers,
-        pin_memory=cuda and pin,
-        persistent_workers=workers > 0,
-    )
+    if ring:
+        loader = RingLoader(ds, sampler, batch_size=batch_size, device=device, num_workers=workers)
+    else:
+        loader = DataLoader(
+            ds,
+            sampler=sampler,
+            batch_size=None,
+            num_workers=workers,
+            pin_memory=cuda and pin,
+            persistent_workers=workers > 0,
+        )
     epochs = []
     for epoch in range(2):
         sampler.set_epoch(epoch)
@@ -119,6 +128,7 @@ def time_training(
         "cold_data_wait_fraction": cold_wait / cold_total,
         "batch_size": batch_size,
         "workers": workers,
+        "loader": "ring" if ring else "dataloader",
         "steps": steps,
         "final_loss": loss.item(),
     }
@@ -157,9 +167,10 @@ def main() -> int:
     ap.add_argument(
         "--no-pin",
         action="store_true",
-        help="hand batches to the GPU from shared memory, without the pin-memory thread",
+        help="dataloader path: hand batches to the GPU from shared memory, without the pin-memory thread",
     )
     ap.add_argument("--arch", choices=("tcn", "unet_transformer"), default="tcn", help="model.arch to time")
+    ap.add_argument("--loader", choices=("ring", "dataloader", "both"), default="both")
     args = ap.parse_args()
     model_cfg = SimpleNamespace(**{**vars(MODEL_CFG), "arch": args.arch})
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -183,27 +194,31 @@ def main() -> int:
         result["train_windows"] = len(ds)
         print(f"[GPU-CHECK] synthetic store: {len(ds)} train windows in {result['store_build_s']} s", flush=True)
         runs = []
+        paths = {"ring": [True], "dataloader": [False], "both": [True, False]}[args.loader]
         for batch_size in sorted({args.batch_size, 4 * args.batch_size}):
-            r = time_training(
-                ds,
-                device,
-                steps=args.steps,
-                batch_size=batch_size,
-                workers=args.workers,
-                pin=not args.no_pin,
-                model_cfg=model_cfg,
-            )
-            r["pin_memory"] = not args.no_pin
-            r["compute_only_windows_per_s"] = compute_only(device, batch_size, model_cfg=model_cfg)
-            runs.append(r)
-            print(
-                f"[GPU-CHECK] batch {batch_size}, {args.workers} workers: "
-                f"{r['windows_per_s']:.0f} windows/s, data wait {r['data_wait_fraction']:.0%}, "
-                f"step {r['step_ms']:.1f} ms (first epoch, cold caches: "
-                f"{r['cold_windows_per_s']:.0f} windows/s, wait {r['cold_data_wait_fraction']:.0%}); "
-                f"compute only {r['compute_only_windows_per_s']:.0f} windows/s",
-                flush=True,
-            )
+            compute = compute_only(device, batch_size, model_cfg=model_cfg)
+            for ring in paths:
+                r = time_training(
+                    ds,
+                    device,
+                    steps=args.steps,
+                    batch_size=batch_size,
+                    workers=args.workers,
+                    pin=not args.no_pin,
+                    ring=ring,
+                    model_cfg=model_cfg,
+                )
+                r["pin_memory"] = not args.no_pin
+                r["compute_only_windows_per_s"] = compute
+                runs.append(r)
+                print(
+                    f"[GPU-CHECK] {r['loader']}, batch {batch_size}, {args.workers} workers: "
+                    f"{r['windows_per_s']:.0f} windows/s, data wait {r['data_wait_fraction']:.0%}, "
+                    f"step {r['step_ms']:.1f} ms (first epoch, cold caches: "
+                    f"{r['cold_windows_per_s']:.0f} windows/s, wait {r['cold_data_wait_fraction']:.0%}); "
+                    f"compute only {r['compute_only_windows_per_s']:.0f} windows/s",
+                    flush=True,
+                )
     result.update(runs[0])
     result["runs"] = runs
     out = Path(os.environ.get("OUT", "."))

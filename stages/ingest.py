@@ -12,7 +12,7 @@ import sys
 from brain_brr import guards
 from brain_brr.atomic import write_json_atomic
 from brain_brr.config import Params
-from brain_brr.data.ingest import ingest_corpus
+from brain_brr.data.ingest import IngestJob
 from brain_brr.data.splits import SPLITS
 from brain_brr.stage import stage_main
 from brain_brr.tracking.run import StageRun, repo_root
@@ -24,8 +24,12 @@ def run(params: Params) -> None:
     root = repo_root()
     data_root = params.resolve(params.data.root, root).resolve()
     (root / REPORT).unlink(missing_ok=True)  # no report outlives an unfinished run
-    with StageRun("ingest", params) as run:
-        outcome = ingest_corpus(params.data, data_root, params.resolve(params.data.processed, root))
+    # The workers start (and import) while MLflow opens the run; they get work once it is open.
+    with (
+        IngestJob(params.data, data_root, params.resolve(params.data.processed, root)) as job,
+        StageRun("ingest", params) as run,
+    ):
+        outcome = job.result()
         report = outcome.report()
         write_json_atomic(root / REPORT, report)
         run.artifact(root / REPORT)

@@ -215,3 +215,30 @@ def test_float16_signals_are_the_stored_values(tiny_processed):
     assert x16.dtype == torch.float16 and y16.dtype == torch.float32
     x32, y32 = f32[[0, 5, 9]]
     assert torch.equal(x16.float(), x32) and torch.equal(y16, y32)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_ring_loader_gives_the_sampled_batches_across_epochs_and_breaks(tiny_processed, workers):
+    import torch
+
+    from brain_brr.data.loader import RingLoader
+
+    params = tiny_params()
+    ds = WindowDataset(tiny_processed / "data/processed", "train", params.data, signal_dtype=torch.float16)
+    s = create_balanced_sampler(ds, params, seizure_ratio=0.1, verbose=False)
+    loader = RingLoader(ds, s, batch_size=16, device=torch.device("cpu"), num_workers=workers)
+    assert loader.ring.slots == max(1, workers) * 2 + 3 and len(loader) == 12
+    # Epoch 0 broken off after 3 batches (an interrupt), then two whole epochs on the same workers:
+    # every batch is the sampler's, although slots are reused many times over.
+    for epoch, stop in ((0, 3), (1, None), (2, None)):
+        s.set_epoch(epoch)
+        expected = list(s)[:stop]
+        got = 0
+        for idx, (x, y) in zip(expected, loader):
+            assert x.dtype == torch.float16 and x.shape == (16, 19, WINDOW_S * FS)
+            assert y.shape == (16, WINDOW_S * LABEL_RATE)
+            want_x, want_y = ds[idx]
+            assert torch.equal(x, want_x) and torch.equal(y, want_y)
+            got += 1
+        assert got == len(expected)
+    assert loader.slots.count >= 12 * 2 + 3 > loader.ring.slots

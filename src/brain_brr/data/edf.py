@@ -25,7 +25,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy import signal as sps
 
 from brain_brr.config import DataConfig
 from brain_brr.data.channels import CHANNELS, N_CHANNELS, map_channels
@@ -169,6 +168,8 @@ def _read_selected(path: Path, labels: list[str]) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _sos(fs: int, low: float, high: float, notch: float | None) -> np.ndarray:
+    from scipy import signal as sps  # scipy.signal takes ~1 s to import: only processes that filter pay it
+
     # Order 2 each way: forward-backward squares the magnitude, an order-4 response for half the work.
     parts = [sps.butter(2, [low, high], btype="band", fs=fs, output="sos")] if low > 0 else [sps.butter(2, high, btype="low", fs=fs, output="sos")]
     if notch is not None and notch < fs / 2:
@@ -181,6 +182,8 @@ def _resample(x: np.ndarray, orig_fs: float, fs: int) -> np.ndarray:
     ratio = Fraction(fs) / Fraction(orig_fs).limit_denominator(1000)
     if ratio == 1:
         return x
+    from scipy import signal as sps
+
     return sps.resample_poly(x, ratio.numerator, ratio.denominator, axis=1).astype(np.float32, copy=False)
 
 
@@ -201,6 +204,8 @@ def _robust_normalise(x: np.ndarray, clip: float) -> np.ndarray:
 
 def preprocess(x: np.ndarray, orig_fs: float, cfg: DataConfig) -> np.ndarray:
     """Resample, filter and normalise ``(c, n)`` float32 channels (all finite)."""
+    from scipy import signal as sps
+
     x = _resample(np.ascontiguousarray(x, dtype=np.float32), orig_fs, cfg.sampling_rate)
     # Even padding: odd padding reflects about the last sample, whose mains/noise value becomes a
     # DC step in the pad and a seconds-long high-pass transient at the end of the recording.

@@ -3,8 +3,11 @@
 Discovers the recordings and their splits (:mod:`brain_brr.data.layout`),
 reads each recording (:func:`brain_brr.data.edf.read_eeg`), rasterises its
 labels, and stores it once (:func:`brain_brr.data.store.write_recording`).
-Recordings run in a pool of ``data.workers`` processes, one recording per worker
-at a time; workers return small rows, so memory does not grow with the corpus.
+Recordings run in a pool of ``data.workers`` processes forked from a fork server that
+imported the worker modules once; each worker takes one recording at a time, largest
+first, and returns a small row, so memory does not grow with the corpus.
+:class:`IngestJob` starts that pool in the background, so that the caller's own set-up
+(the stage's MLflow run) overlaps it.
 
 Restartable: every file is written to a temporary name and renamed. A segment
 file carries the recording's fingerprint (EDF size and mtime, annotation bytes,
@@ -27,6 +30,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,24 +241,88 @@ def _process_star(args: tuple[Task, DataConfig, Path, Path]) -> Result:
     return process(*args)
 
 
-def _run_all(tasks: list[Task], cfg: DataConfig, processed: Path, root: Path) -> list[Result]:
-    from brain_brr.progress import progress
+# What a worker imports: loaded once by the fork server, before it forks the workers.
+WORKER_MODULES = ("brain_brr.data.ingest", "scipy.signal", "mne.io", "pyarrow.parquet")
 
-    jobs = [(t, cfg, processed, root) for t in tasks]
-    bar = progress(total=len(jobs), desc="ingest", unit="rec")
-    results = []
-    if cfg.workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            results.append(_process_star(job))
-            bar.update()
-    else:
-        # spawn: the parent holds an MLflow/sqlite connection and threads that fork would copy.
-        with mp.get_context("spawn").Pool(min(cfg.workers, len(jobs))) as pool:
-            for res in pool.imap_unordered(_process_star, jobs, chunksize=1):
+
+def pool_context() -> mp.context.BaseContext:
+    """``forkserver`` where the platform has it, else ``spawn``.
+
+    A fork server is a fresh interpreter that imports :data:`WORKER_MODULES` once and forks
+    every worker from itself, ready to work: spawn would import them again in each worker
+    (seconds apiece), and a plain fork would copy the parent's MLflow/sqlite connection and threads.
+    """
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(list(WORKER_MODULES))
+    return ctx
+
+
+def _largest_first(tasks: list[Task]) -> list[Task]:
+    """Hand out the biggest EDFs first, so that no worker starts a long recording while the others finish."""
+    return sorted(tasks, key=lambda t: t.edf.stat().st_size, reverse=True)
+
+
+class IngestJob:
+    """One ingest run whose set-up overlaps the caller's own (the stage opens its MLflow run meanwhile).
+
+    Entering starts a thread that discovers the corpus and brings up the worker pool (the
+    fork server's imports run in their own process). :meth:`result` waits for that, hands
+    out the recordings, largest first, writes the tables, and re-raises what set-up raised.
+    Leaving stops the workers, whatever happened.
+    """
+
+    def __init__(self, cfg: DataConfig, data_root: Path, processed: Path):
+        self.cfg, self.data_root, self.processed = cfg, data_root, processed
+        self.tasks: list[Task] = []
+        self.stray: list[str] = []
+        self.layout = "tusz"
+        self.duplicates: list[Result] = []
+        self.pool: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._set_up, name="ingest-set-up", daemon=True)
+
+    def __enter__(self) -> IngestJob:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+    def _set_up(self) -> None:
+        try:
+            entries, self.stray, self.layout = discover_layout(self.data_root, self.cfg)
+            self.tasks, self.duplicates = _mark_duplicates([Task(*f) for f in entries])
+            self.processed.mkdir(parents=True, exist_ok=True)
+            clean_tmp(self.processed)
+            for stale in (self.processed / "recordings.parquet", self.processed / "windows.parquet"):
+                stale.unlink(missing_ok=True)
+            if self.cfg.workers > 1:  # even for one recording: its imports then overlap the caller's
+                self.pool = pool_context().Pool(min(self.cfg.workers, len(self.tasks)))
+        except BaseException as exc:  # re-raised by result(), in the caller's thread
+            self._error = exc
+
+    def result(self) -> IngestOutcome:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        from brain_brr.progress import progress
+
+        jobs = [(t, self.cfg, self.processed, self.data_root) for t in _largest_first(self.tasks)]
+        with progress(total=len(jobs), desc="ingest", unit="rec") as bar:
+            results = self.duplicates[:]
+            done = self.pool.imap_unordered(_process_star, jobs) if self.pool is not None else map(_process_star, jobs)
+            for res in done:
                 results.append(res)
                 bar.update()
-    bar.close()
-    return sorted(results, key=lambda r: r.task.rel)
+        if self.pool is not None:
+            self.pool.close()
+        return _finish(results, self.stray, self.tasks, self.processed, self.layout)
 
 
 def clean_tmp(processed: Path) -> int:
@@ -352,24 +420,23 @@ class IngestOutcome:
         return [r.task.rel for r in self.results if r.all_zero]
 
 
+def _finish(results: list[Result], stray: list[str], tasks: list[Task], processed: Path, layout: str) -> IngestOutcome:
+    """Drop stale segments, write the tables (the recordings table, which readers open first, last)."""
+    results = sorted(results, key=lambda r: r.task.rel)
+    ok = [r for r in results if r.status != "skipped"]
+    _remove_stale_segments(processed, {r.task.segment_file for r in ok})
+    recordings, windows = _tables(ok)
+    store.write_table_atomic(windows, processed / "windows.parquet")
+    store.write_table_atomic(recordings, processed / "recordings.parquet")
+    leaks = leaking_patients([(t.patient, t.split) for t in tasks])
+    return IngestOutcome(results, stray, leaks, windows.num_rows, layout)
+
+
 def ingest_corpus(cfg: DataConfig, data_root: Path, processed: Path) -> IngestOutcome:
     """Ingest every recording under ``data_root`` into ``processed``; the tables are written last.
 
     No table outlives an unfinished run: they are removed first, so a killed run leaves the next
     stage nothing it could take for complete.
     """
-    entries, stray, layout = discover_layout(data_root, cfg)
-    tasks, duplicates = _mark_duplicates([Task(*f) for f in entries])
-    processed.mkdir(parents=True, exist_ok=True)
-    clean_tmp(processed)
-    for stale in (processed / "recordings.parquet", processed / "windows.parquet"):
-        stale.unlink(missing_ok=True)
-    results = sorted(_run_all(tasks, cfg, processed, data_root) + duplicates, key=lambda r: r.task.rel)
-    ok = [r for r in results if r.status != "skipped"]
-    _remove_stale_segments(processed, {r.task.segment_file for r in ok})
-    recordings, windows = _tables(ok)
-    # The recordings table is the index readers open first: written last.
-    store.write_table_atomic(windows, processed / "windows.parquet")
-    store.write_table_atomic(recordings, processed / "recordings.parquet")
-    leaks = leaking_patients([(t.patient, t.split) for t in tasks])
-    return IngestOutcome(results, stray, leaks, windows.num_rows, layout)
+    with IngestJob(cfg, data_root, processed) as job:
+        return job.result()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from brain_brr.data.channels import N_CHANNELS
 from brain_brr.data.splits import SPLITS
@@ -200,6 +200,149 @@ def _alloc(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     proto = torch.empty(0, dtype=dtype)
     storage = proto._typed_storage()._new_shared(math.prod(shape), device="cpu")
     return proto.new(storage).resize_(*shape)
+
+
+# ---------------------------------------------------------------------- batches in place
+class BatchRing:
+    """``slots`` batch buffers in shared memory that DataLoader workers fill in place.
+
+    Allocated once, before the workers start, so a batch costs no new shared-memory file,
+    no page faults and no copy on its way to the main process. :meth:`pin` page-locks the
+    buffers (``cudaHostRegister``): a batch then goes to the GPU from where its worker wrote it.
+    """
+
+    def __init__(self, slots: int, batch_size: int, window_shape: tuple[int, ...], label_shape: tuple[int, ...], dtype: torch.dtype):
+        self.signal = torch.empty((slots, batch_size, *window_shape), dtype=dtype).share_memory_()
+        self.labels = torch.empty((slots, batch_size, *label_shape), dtype=torch.float32).share_memory_()
+        self.pinned = False
+
+    @property
+    def slots(self) -> int:
+        return self.signal.shape[0]
+
+    def pin(self) -> bool:
+        """Page-lock both buffers for asynchronous copies to a GPU; False when CUDA refuses."""
+        cudart = torch.cuda.cudart()
+        for t in (self.signal, self.labels):
+            if int(cudart.cudaHostRegister(t.data_ptr(), t.numel() * t.element_size(), 0)) != 0:
+                self.unpin()
+                return False
+            self.pinned = True
+        return True
+
+    def unpin(self) -> None:
+        if self.pinned:
+            cudart = torch.cuda.cudart()
+            for t in (self.signal, self.labels):
+                cudart.cudaHostUnregister(t.data_ptr())
+            self.pinned = False
+
+
+class _SlotSampler(Sampler[tuple[int, list[int]]]):
+    """A batch sampler's batches, numbered into ring slots; the count runs on across epochs."""
+
+    def __init__(self, batches: Sampler[list[int]], slots: int):
+        self.batches, self.slots, self.count = batches, slots, 0
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[tuple[int, list[int]]]:
+        for batch in self.batches:
+            slot, self.count = self.count % self.slots, self.count + 1  # counted before the hand-over: a
+            yield slot, batch  # batch of an abandoned epoch keeps its slot
+
+
+class _RingFill(Dataset):
+    """``(slot, indices)`` -> the windows written into that ring slot; returns ``(slot, n)`` only."""
+
+    def __init__(self, dataset: WindowDataset, ring: BatchRing):
+        self.dataset, self.ring = dataset, ring
+
+    def __getitem__(self, item: tuple[int, list[int]]) -> tuple[int, int]:
+        slot, indices = item
+        for b, i in enumerate(indices):
+            self.dataset._fill(int(i), self.ring.signal[slot, b], self.ring.labels[slot, b])
+        return slot, len(indices)
+
+
+class RingLoader:
+    """Training batches through a :class:`BatchRing`: ``(signal (B, 19, T), labels (B, S))`` per batch.
+
+    DataLoader workers write each batch into a ring slot; the main process only learns which.
+    On CUDA the ring is page-locked and each batch is copied to the device on a side stream
+    while the previous step computes: nothing is copied on the host at all. Elsewhere the
+    batches are views of the ring, valid until two more batches have been taken.
+
+    A slot is refilled ``slots`` batches later. The DataLoader keeps ``prefetch * workers``
+    batches in flight, so with ``prefetch * workers + 3`` slots a slot is rewritten only
+    after its batch was handed out, its copy to the device finished (waited for below)
+    and one more batch followed.
+    """
+
+    def __init__(self, dataset: WindowDataset, batches: Sampler[list[int]], *, batch_size: int, device: torch.device, num_workers: int = 0, prefetch: int = 2, **loader_kw: Any):
+        self.device, self.cuda = device, device.type == "cuda"
+        window_shape = (N_CHANNELS, dataset.n_seg, dataset.stride_s * dataset.fs)
+        label_shape = (dataset.n_seg, dataset.stride_s * dataset.label_rate)
+        self.ring = BatchRing(max(1, num_workers) * prefetch + 3, batch_size, window_shape, label_shape, dataset.signal_dtype)
+        self.pinned: bool | None = None  # page-locked on CUDA once the workers exist (see __iter__)
+        self.slots = _SlotSampler(batches, self.ring.slots)
+        if num_workers:
+            loader_kw.update(prefetch_factor=prefetch, persistent_workers=True)
+        self.loader = DataLoader(_RingFill(dataset, self.ring), sampler=self.slots, batch_size=None, num_workers=num_workers, **loader_kw)
+        self.stream = torch.cuda.Stream(device) if self.cuda else None
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def _view(self, slot: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.ring.signal[slot, :n].view(n, N_CHANNELS, -1), self.ring.labels[slot, :n].view(n, -1)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        batches = iter(self.loader)  # forks the workers the first time
+        if not self.cuda:
+            for slot, n in batches:
+                yield self._view(slot, n)
+            return
+        if self.pinned is None:  # after the fork: CUDA may keep page-locked ranges out of forked children
+            self.pinned = self.ring.pin()
+        copies: list[torch.cuda.Event] = []
+        ahead = None  # the next batch, already on its way to the device
+        for slot, n in batches:
+            ahead, current = self._to_device(*self._view(slot, n), copies), ahead
+            if current is not None:
+                yield self._ready(*current)
+            if len(copies) > 1:  # the slot the DataLoader refills next held this batch
+                copies.pop(0).synchronize()
+        if ahead is not None:
+            yield self._ready(*ahead)
+
+    def _to_device(self, x: torch.Tensor, y: torch.Tensor, copies: list) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.cuda.stream(self.stream):
+            if not self.pinned:  # CUDA refused to page-lock the ring: a pinned copy per batch, as DataLoader does
+                x, y = x.pin_memory(), y.pin_memory()
+            xd, yd = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record(self.stream)
+        copies.append(event)
+        return xd, yd
+
+    def _ready(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        compute = torch.cuda.current_stream(self.device)
+        compute.wait_stream(self.stream)
+        x.record_stream(compute)  # the side stream's allocation is used on the compute stream
+        y.record_stream(compute)
+        return x, y
+
+    def close(self) -> None:
+        """Unpin the ring (also happens when the loader is collected)."""
+        self.ring.unpin()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: CUDA may be gone already
+            pass
 
 
 def batches_of(indices: list[int], batch_size: int) -> list[list[int]]:

@@ -38,7 +38,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from brain_brr.config import Params
-from brain_brr.data.loader import WindowDataset, batches_of
+from brain_brr.data.loader import RingLoader, WindowDataset, batches_of
 from brain_brr.guards import RedFlag, best_model_flags, epoch_flags, nonfinite_loss_flag
 from brain_brr.progress import progress
 from brain_brr.train.augment import Augmenter
@@ -218,8 +218,17 @@ class Trainer:
         val_idx = np.sort(np.random.default_rng(tc.seed).choice(len(dev_ds), n_val, replace=False)).tolist()
         self.val_loader = DataLoader(dev_ds, sampler=batches_of(val_idx, 64), batch_size=None, **loader_kw)
         # One loader for all epochs: with workers they persist, and so do their decoded row-group caches.
+        # Workers write batches into a shared ring (page-locked on CUDA, sent ahead of each step).
         generator = torch.Generator().manual_seed(tc.seed)
-        self.loader = DataLoader(train_ds, sampler=sampler, batch_size=None, generator=generator, **loader_kw)
+        self.loader = RingLoader(
+            train_ds,
+            sampler,
+            batch_size=tc.batch_size // dist.world_size,
+            device=device,
+            num_workers=tc.num_workers,
+            generator=generator,
+            worker_init_fn=loader_kw["worker_init_fn"],
+        )
 
     # ------------------------------------------------------------------ checkpoints
     def resume(self, ckpt: dict[str, Any]) -> None:
