@@ -44,6 +44,10 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
     "target_0.25": ("all three defences, sampler target 25% positives", ["sampler.target_pos_fraction=0.25"]),
     "unet": ("U-Net encoder + transformer (model.arch)", ["model.arch=unet_transformer"]),
     "augment": ("default augmentation set", ["augment.enabled=true"]),
+    "no_defences": (
+        "plain BCE, shuffled batches, no pos_weight",
+        ["loss=bce", "use_balanced_sampling=false", "pos_weight=none"],
+    ),
 }
 
 
@@ -71,6 +75,10 @@ COLUMNS = [
     "ovlp_sensitivity",
     "fa_per_24h",
     "szcore_f1",
+    "szcore_sens_10",
+    "szcore_fp24_10",
+    "szcore_sens_2.5",
+    "szcore_fp24_2.5",
     "zero_pos_batches",
     "batch_pos_ratio_mean",
     "red_flags",
@@ -109,6 +117,7 @@ def run_cell(setting: str, seed: int, difficulty: str = "standard") -> dict:
         ovlp_sensitivity=ev["ovlp"]["sensitivity"],
         fa_per_24h=ev["ovlp"]["fa_per_24h"],
         szcore_f1=ev["szcore"]["f1"],
+        **operating_point_columns(ev),
         zero_pos_batches=train["zero_pos_batches"],
         batch_pos_ratio_mean=train["batch_pos_ratio_mean"],
         red_flags=";".join(sorted(set(train["red_flags"]) | set(ev["red_flags"]))),
@@ -116,8 +125,31 @@ def run_cell(setting: str, seed: int, difficulty: str = "standard") -> dict:
     return row
 
 
+def operating_point_columns(ev: dict) -> dict:
+    """SzCORE event sensitivity and FP/24h on eval at the dev-chosen threshold of each FA target."""
+    out = {}
+    for target in ("10", "2.5"):
+        op = (ev.get("operating_points") or {}).get(target)
+        if op:
+            out[f"szcore_sens_{target}"] = op["szcore"]["sensitivity"]
+            out[f"szcore_fp24_{target}"] = op["szcore"]["fp_per_24h"]
+    return out
+
+
 def experiment_metrics(name: str) -> dict[str, dict]:
     """The metrics files of saved experiment ``name``, whole (lists such as red_flags included): {path: data}."""
+    # DVC keeps each experiment under refs/exps/<baseline>/<name>: found even after the workspace's HEAD moved on.
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--sort=-committerdate", "--format=%(refname) %(objectname)", "refs/exps"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    for line in refs:
+        if line.split(" ")[0].endswith(f"/{name}"):
+            rev = line.split(" ")[1]
+            return {p: json.loads(_git_show(rev, p)) for p in ("metrics/train.json", "metrics/eval.json")}
     out = subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for baseline in json.loads(out):
         for exp in baseline.get("experiments") or []:
@@ -140,6 +172,12 @@ def read_results(path: Path) -> list[dict]:
 
 
 def append_result(path: Path, row: dict) -> None:
+    rows = read_results(path)
+    if rows and list(rows[0]) != COLUMNS:  # written by an older version of this script: rewrite with today's columns
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS)
+            w.writeheader()
+            w.writerows({k: r.get(k, "") for k in COLUMNS} for r in rows)
     new = not path.is_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="") as f:
@@ -162,9 +200,11 @@ def table(rows: list[dict]) -> str:
         ("val AUROC first", "val_auroc_first", 3),
         ("val AUROC best", "val_auroc_best", 3),
         ("eval AUROC", "eval_auroc", 3),
-        ("sens @10 FA/24h", "sens_at_10fa", 2),
-        ("sens @1 FA/24h", "sens_at_1fa", 2),
-        ("FA/24h at default thr.", "fa_per_24h", 1),
+        ("sens @10 FA/24h (eval sweep)", "sens_at_10fa", 2),
+        ("SzCORE sens, 10 FP/24h target", "szcore_sens_10", 2),
+        ("its FP/24h", "szcore_fp24_10", 1),
+        ("SzCORE sens, 2.5 FP/24h target", "szcore_sens_2.5", 2),
+        ("its FP/24h", "szcore_fp24_2.5", 1),
         ("zero-pos batches", "zero_pos_batches", 0),
     ]
     lines = [
@@ -176,12 +216,34 @@ def table(rows: list[dict]) -> str:
         cells = [r for r in rows if r["setting"] == setting and str(r["exit_code"]) == "0"]
         if not cells:
             continue
-        vals = [_fmt([float(r[key]) for r in cells if r[key] not in ("", None)], d) for _, key, d in metrics]
+        vals = [_fmt([float(r[key]) for r in cells if r.get(key) not in ("", None)], d) for _, key, d in metrics]
         flags = sorted({f for r in cells for f in str(r["red_flags"]).split(";") if f})
         lines.append(
             f"| {setting}: {label} | {len(cells)} | " + " | ".join(vals) + f" | {', '.join(flags) or 'none'} |"
         )
+    winner = dev_winner(rows)
+    if winner:
+        lines.append(
+            "\nBest on dev (mean val AUROC best, among settings that keep the three defences): "
+            f"**{winner[0]}** ({winner[1]:.3f})"
+        )
     return "\n".join(lines) + "\n"
+
+
+def dev_winner(rows: list[dict]) -> tuple[str, float] | None:
+    """The setting with the highest mean dev (validation) AUROC among those that keep the three defences.
+
+    Eval never decides; a setting trained without the defences (its red flags say so) is not a candidate.
+    """
+    best = None
+    for setting in dict.fromkeys(r["setting"] for r in rows):
+        cells = [r for r in rows if r["setting"] == setting and str(r["exit_code"]) == "0"]
+        if not cells or any("trained_without_defences" in str(r["red_flags"]) for r in cells):
+            continue
+        dev = statistics.mean(float(r["val_auroc_best"]) for r in cells)
+        if best is None or dev > best[1]:
+            best = (setting, dev)
+    return best
 
 
 def main() -> int:
