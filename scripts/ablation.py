@@ -33,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reports" / "ablation"
+# The dvc beside this interpreter (the project's virtual environment), so an unactivated venv works too.
+DVC = str(Path(sys.executable).with_name("dvc")) if Path(sys.executable).with_name("dvc").is_file() else "dvc"
 
 SETTINGS: dict[str, tuple[str, list[str]]] = {
     "defences": ("all three defences (default)", []),
@@ -91,7 +93,7 @@ def run_cell(setting: str, seed: int, difficulty: str = "standard") -> dict:
         overrides = [f"synth.difficulty={difficulty}", *overrides]
     prefix = "abl" if difficulty == "standard" else f"abl-{difficulty}"
     name = f"{prefix}-{setting.replace('.', '').replace('+', '-')}-s{seed}"
-    cmd = ["dvc", "exp", "run", "--temp", "-n", name, "-S", "guards.strict=false", "-S", f"train.seed={seed}"]
+    cmd = [DVC, "exp", "run", "--temp", "-n", name, "-S", "guards.strict=false", "-S", f"train.seed={seed}"]
     for o in overrides:
         cmd += ["-S", o]
     print(f"[ABLATION] {' '.join(cmd)}", flush=True)
@@ -150,7 +152,7 @@ def experiment_metrics(name: str) -> dict[str, dict]:
         if line.split(" ")[0].endswith(f"/{name}"):
             rev = line.split(" ")[1]
             return {p: json.loads(_git_show(rev, p)) for p in ("metrics/train.json", "metrics/eval.json")}
-    out = subprocess.run(["dvc", "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([DVC, "exp", "show", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for baseline in json.loads(out):
         for exp in baseline.get("experiments") or []:
             if exp.get("name") == name:
