@@ -63,7 +63,7 @@ def main() -> None:
         page.wait_for_selector("text=focal_alpha")
         page.get_by_text("Parameters", exact=True).last.scroll_into_view_if_needed()
         time.sleep(2)
-        compare = screenshot(page, path.with_name("mlflow_compare.png"))
+        compare = screenshot(page, path.with_name(f"{path.stem}_compare.png"))
     print(f"wrote {path} and {compare}")
 
 
