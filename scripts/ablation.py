@@ -96,7 +96,7 @@ def run_cell(setting: str, seed: int, difficulty: str = "standard") -> dict:
     cmd = [DVC, "exp", "run", "--temp", "-n", name, "-S", "guards.strict=false", "-S", f"train.seed={seed}"]
     for o in overrides:
         cmd += ["-S", o]
-    print(f"[ABLATION] {' '.join(cmd)}", flush=True)
+    print(f"[ABLATION] dvc {' '.join(cmd[1:])}", flush=True)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - start
