@@ -130,6 +130,7 @@ def test_stage_runs_of_one_experiment_nest_under_one_parent(mlflow_store, monkey
     parent = parents[0]
     assert parent.info.run_name == "exp-xyz" and parent.info.status == "FAILED"
     assert parent.data.tags["red_flags"] == "demo_flag" and parent.data.params["focal_alpha"] == "0.5"
+    assert parent.data.params["synth.difficulty"] == "standard" and parent.data.params["augment.enabled"] == "False"
     for child, stage in ((first, "validate"), (second, "train")):
         run = client.get_run(child.run_id)
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id

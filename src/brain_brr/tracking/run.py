@@ -76,6 +76,7 @@ HEADLINE_PARAMS = (
     "pos_weight",
     "data.root",
     "train.seed",
+    "synth.difficulty",
 )
 HEADLINE_SECTIONS = ("model.", "sampler.", "augment.")
 WRITE_THE_DATA = ("validate", "synth", "ingest")  # stages before data/processed has its version
