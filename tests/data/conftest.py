@@ -46,13 +46,22 @@ def write_rec(
     if extras:  # what real TUSZ files carry beside the EEG
         rng = np.random.default_rng(seed + 1)
         labels += ["EEG EKG1-REF", "EMG-REF", "IBI", "BURSTS"]
-        sigs += [100 * rng.standard_normal(int(seconds * fs)), 5 * rng.standard_normal(int(seconds * fs)), np.zeros(int(seconds)), np.zeros(int(seconds))]
+        sigs += [
+            100 * rng.standard_normal(int(seconds * fs)),
+            5 * rng.standard_normal(int(seconds * fs)),
+            np.zeros(int(seconds)),
+            np.zeros(int(seconds)),
+        ]
         rates += [fs, fs, 1.0, 1.0]
     write_edf(edf, sigs, labels, rates)
     if annotation == "csv_bi":
         write_csv_bi(edf.with_suffix(".csv_bi"), seizures or [], seconds)
     elif annotation == "csv":
-        lines = ["# version = csv_v1.0.0", f"# duration = {seconds:.4f} secs", "channel,start_time,stop_time,label,confidence"]
+        lines = [
+            "# version = csv_v1.0.0",
+            f"# duration = {seconds:.4f} secs",
+            "channel,start_time,stop_time,label,confidence",
+        ]
         for ch in ("FP1-F7", "F7-T3"):
             lines += [f"{ch},{s:.4f},{e:.4f},fnsz,1.0000" for s, e in seizures or []]
         edf.with_suffix(".csv").write_text("\n".join(lines) + "\n")
@@ -70,7 +79,16 @@ def small_corpus(root: Path) -> list[Path]:
         write_rec(root, "train", "aaaaaaaa", "t000", seizures=[(30.0, 55.0)], seed=1),
         write_rec(root, "train", "aaaaaaaa", "t001", seconds=95.0, seed=2),
         write_rec(root, "dev", "bbbbbbbb", "t000", seizures=[(70.0, 80.0)], seed=3),
-        write_rec(root, "eval", "cccccccc", "t000", seizures=[(10.0, 20.0), (100.0, 130.0)], seconds=150.0, annotation="csv", seed=4),
+        write_rec(
+            root,
+            "eval",
+            "cccccccc",
+            "t000",
+            seizures=[(10.0, 20.0), (100.0, 130.0)],
+            seconds=150.0,
+            annotation="csv",
+            seed=4,
+        ),
     ]
 
 

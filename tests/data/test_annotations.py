@@ -11,7 +11,11 @@ def _write(path, text):
 
 
 def test_csv_bi_columns_found_by_name_not_position(tmp_path):
-    p = _write(tmp_path / "a.csv_bi", "# version = csv_v1.0.0\n# duration = 100.0000 secs\nlabel,confidence,stop_time,channel,start_time\nseiz,1.0,20.5,TERM,10.0\nbckg,1.0,100,TERM,20.5\n")
+    p = _write(
+        tmp_path / "a.csv_bi",
+        "# version = csv_v1.0.0\n# duration = 100.0000 "
+        "secs\nlabel,confidence,stop_time,channel,start_time\nseiz,1.0,20.5,TERM,10.0\nbckg,1.0,100,TERM,20.5\n",
+    )
     ann = read_csv_bi(p)
     assert ann.duration == 100.0
     assert ann.seizure_intervals() == [(10.0, 20.5)]
@@ -24,7 +28,10 @@ def test_seizure_labels(tmp_path, label):
 
 
 def test_csv_union_over_channels(tmp_path):
-    p = _write(tmp_path / "a.csv", "channel,start_time,stop_time,label,confidence\nFP1-F7,10,20,fnsz,1\nF7-T3,15,30,fnsz,1\nC3-P3,40,41,bckg,1\n")
+    p = _write(
+        tmp_path / "a.csv",
+        "channel,start_time,stop_time,label,confidence\nFP1-F7,10,20,fnsz,1\nF7-T3,15,30,fnsz,1\nC3-P3,40,41,bckg,1\n",
+    )
     assert read_csv(p).seizure_intervals() == [(10.0, 30.0)]
 
 
@@ -49,7 +56,14 @@ def test_warnings_for_odd_events(tmp_path):
     ivs = ann.seizure_intervals(100.0)
     assert ivs == [(0.0, 4.0), (10.0, 25.0), (90.0, 100.0)]
     text = "\n".join(ann.warnings)
-    for expected in ("stop 3 <= start 5; dropped", "unknown label 'zzzz'", "overlapping", "starts before 0", "runs past the end", "lies past the end"):
+    for expected in (
+        "stop 3 <= start 5; dropped",
+        "unknown label 'zzzz'",
+        "overlapping",
+        "starts before 0",
+        "runs past the end",
+        "lies past the end",
+    ):
         assert expected in text
 
 

@@ -14,11 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow.tracking import MlflowClient
 
-from brain_brr.cli import main
 from brain_brr.config import DataConfig
 from brain_brr.data.edf import read_eeg
-from tests.conftest import run_stage, stage_main
 from brain_brr.errors import RedFlagStop
+from tests.conftest import run_stage, stage_main
 
 from .conftest import EEG_LABELS, eeg, make_params, write_rec
 
@@ -64,7 +63,12 @@ def one_missing(root):
 
 
 def three_missing(root):
-    return write_rec(root, token="t104", seizures=[(20, 40)], labels=[lab for lab in EEG_LABELS if not any(c in lab for c in ("CZ", "O1", "F8"))])
+    return write_rec(
+        root,
+        token="t104",
+        seizures=[(20, 40)],
+        labels=[lab for lab in EEG_LABELS if not any(c in lab for c in ("CZ", "O1", "F8"))],
+    )
 
 
 def duplicated(root):
@@ -126,7 +130,12 @@ def text_in_numbers(root):
 
 def odd_events(root):
     edf = write_rec(root, token="t115")
-    _ann(edf, HEADER + "TERM,50,45,seiz,1\nTERM,-5,10,seiz,1\nTERM,30,60,fnsz,1\nTERM,40,70,seiz,1\nTERM,80,90,wxyz,1\nTERM,100,150,seiz,1\n")
+    _ann(
+        edf,
+        HEADER
+        + "TERM,50,45,seiz,1\nTERM,-5,10,seiz,1\nTERM,30,60,fnsz,1\n"
+        + "TERM,40,70,seiz,1\nTERM,80,90,wxyz,1\nTERM,100,150,seiz,1\n",
+    )
     return edf
 
 
@@ -147,7 +156,12 @@ CASES = {
     "rate_200": (rate_200, "ingested", None, None),
     "nan_channel": (nan_channel, "ingested", "channel C4 is 100% NaN/inf", "interpolated from F4, CZ, T4, P4"),
     "flat_channel": (flat_channel, "ingested", "channel PZ is a flat line", "interpolated from CZ, P3, P4, O1, O2"),
-    "half_flat_channel": (half_flat_channel, "ingested", "channel O1 is flat for more than half of the recording", "kept"),
+    "half_flat_channel": (
+        half_flat_channel,
+        "ingested",
+        "channel O1 is flat for more than half of the recording",
+        "kept",
+    ),
     "short": (short, "skipped", "shorter than one window", "skipped"),
     "no_annotation": (no_annotation, "skipped", "no annotation file", "skipped"),
     "empty_annotation": (empty_annotation, "skipped", "no header row", "skipped"),
@@ -165,7 +179,9 @@ def ingested(tmp_path_factory):
     paths = {name: builder(root).relative_to(root).as_posix() for name, (builder, *_rest) in CASES.items()}
     paths["odd_events"] = odd_events(root).relative_to(root).as_posix()
     for i in range(GOOD):
-        write_rec(root, "train" if i < 4 else ("dev" if i < 6 else "eval"), f"good{i:04d}", seizures=[(30, 50)], seed=100 + i)
+        write_rec(
+            root, "train" if i < 4 else ("dev" if i < 6 else "eval"), f"good{i:04d}", seizures=[(30, 50)], seed=100 + i
+        )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DVC_ROOT", str(tmp))
         mp.chdir(tmp)
@@ -174,7 +190,13 @@ def ingested(tmp_path_factory):
         runs = MlflowClient().search_runs([MlflowClient().get_experiment_by_name("brain-brr").experiment_id])
     report = json.loads((tmp / "reports" / "ingest_report.json").read_text())
     recordings = pq.read_table(tmp / "processed" / "recordings.parquet").to_pylist()
-    return {"report": report, "paths": paths, "recordings": {r["path"]: r for r in recordings}, "runs": runs, "tmp": tmp}
+    return {
+        "report": report,
+        "paths": paths,
+        "recordings": {r["path"]: r for r in recordings},
+        "runs": runs,
+        "tmp": tmp,
+    }
 
 
 def test_corpus_finishes_despite_bad_files(ingested):
@@ -220,7 +242,13 @@ def test_unseen_rates_resampled(ingested):
 def test_annotation_oddities_are_warned_and_repaired(ingested):
     path = ingested["paths"]["odd_events"]
     reasons = " | ".join(f"{e['reason']} -> {e['action']}" for e in ingested["report"]["warnings"] if e["path"] == path)
-    for expected in ("stop 45 <= start 50 -> dropped", "starts before 0 -> clipped to 0", "overlapping seizure events -> merged", "unknown label 'wxyz' -> counted as background", "runs past the end of the recording (120 s) -> clipped"):
+    for expected in (
+        "stop 45 <= start 50 -> dropped",
+        "starts before 0 -> clipped to 0",
+        "overlapping seizure events -> merged",
+        "unknown label 'wxyz' -> counted as background",
+        "runs past the end of the recording (120 s) -> clipped",
+    ):
         assert expected in reasons
     rec = ingested["recordings"][path]
     assert json.loads(rec["events"]) == [[0.0, 10.0], [30.0, 70.0], [100.0, 120.0]]
@@ -235,7 +263,10 @@ def test_repaired_date_reads_the_same_data(tmp_path):
     _patch(broken, 168, b"01:01:20")
     rec = read_eeg(broken, cfg)
     np.testing.assert_array_equal(rec.signal, read_eeg(clean, cfg).signal)
-    assert rec.warnings == ["malformed start date/time '01:01:20 00.00.00' in the EDF header (repaired header (start set to 01.01.85 00.00.00))"]
+    assert rec.warnings == [
+        "malformed start date/time '01:01:20 00.00.00' in the EDF header (repaired header (start set to 01.01.85 "
+        "00.00.00))"
+    ]
     assert list(tmp_path.rglob("*patched*")) == []
 
 

@@ -66,7 +66,10 @@ def test_notch_and_band_pass(tmp_path):
     fs, n = 256, 256 * 60
     t = np.arange(n) / fs
     rng = np.random.default_rng(0)
-    sigs = [20 * rng.standard_normal(n) + 300 * np.sin(2 * np.pi * 60 * t) + 500 + 200 * np.sin(2 * np.pi * 0.05 * t) for _ in range(19)]
+    sigs = [
+        20 * rng.standard_normal(n) + 300 * np.sin(2 * np.pi * 60 * t) + 500 + 200 * np.sin(2 * np.pi * 0.05 * t)
+        for _ in range(19)
+    ]
     path = tmp_path / "r.edf"
     write_edf(path, sigs, EEG_LABELS, [fs] * 19)
     x = read_eeg(path, CFG).signal[0, fs:-fs].astype(np.float64)  # edge transients are the filter's, not the data's
@@ -82,7 +85,9 @@ def test_one_pass_is_deterministic(tmp_path):
     np.testing.assert_array_equal(read_eeg(path, CFG).signal, read_eeg(path, CFG).signal)
 
 
-@pytest.mark.parametrize("content, match", [(b"", "not an EDF"), (b"hello world" * 40, "not an EDF"), (b"0" + b" " * 255, "not an EDF")])
+@pytest.mark.parametrize(
+    "content, match", [(b"", "not an EDF"), (b"hello world" * 40, "not an EDF"), (b"0" + b" " * 255, "not an EDF")]
+)
 def test_not_an_edf(tmp_path, content, match):
     path = tmp_path / "junk.edf"
     path.write_bytes(content)

@@ -14,21 +14,29 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow.tracking import MlflowClient
 
-from brain_brr.cli import main
 from brain_brr.data import store
 from brain_brr.data.edf import read_eeg
 from brain_brr.data.ingest import RECORDINGS_SCHEMA, WINDOWS_SCHEMA
-from tests.conftest import REPO, run_stage, stage_main
 from brain_brr.errors import InputError, RedFlagStop
+from tests.conftest import REPO, run_stage, stage_main
 
 from .conftest import make_params, write_rec
 
 ARCH_RECORDINGS = {
-    "rec_id": "string", "split": "string", "patient": "string", "session": "string", "montage": "string", "path": "string",
-    "segment_file": "string", "duration_s": "double", "n_samples": "int64", "n_segments": "int32", "seizure_s": "double",
+    "rec_id": "string", "split": "string", "patient": "string", "session": "string", "montage": "string",
+    "path": "string", "segment_file": "string", "duration_s": "double", "n_samples": "int64", "n_segments": "int32",
+    "seizure_s": "double",
     "n_seizures": "int32", "events": "string", "orig_fs": "double",
 }  # fmt: skip
-ARCH_WINDOWS = {"rec_id": "string", "split": "string", "patient": "string", "seg0": "int32", "start_s": "double", "seizure_frac": "float", "is_pos": "bool"}
+ARCH_WINDOWS = {
+    "rec_id": "string",
+    "split": "string",
+    "patient": "string",
+    "seg0": "int32",
+    "start_s": "double",
+    "seizure_frac": "float",
+    "is_pos": "bool",
+}
 
 
 def _runs():
@@ -100,7 +108,11 @@ def test_rerun_reuses_and_redoes_only_what_changed(corpus, tmp_path, mlflow_stor
 
     # One annotation changes: only that recording is redone, and its new labels land in the tables.
     ann = corpus / "edf/dev/bbbbbbbb/s001_2020/01_tcp_ar/bbbbbbbb_s001_t000.csv_bi"
-    ann.write_text(ann.read_text().replace("70.0000,80.0000,seiz", "70.0000,90.0000,seiz").replace("80.0000,120.0000,bckg", "90.0000,120.0000,bckg"))
+    ann.write_text(
+        ann.read_text()
+        .replace("70.0000,80.0000,seiz", "70.0000,90.0000,seiz")
+        .replace("80.0000,120.0000,bckg", "90.0000,120.0000,bckg")
+    )
     run_stage("ingest", params)
     assert _reused(capsys) == (4, 3)
     rows = {r["rec_id"]: r for r in _tables(tmp_path / "processed")[0].to_pylist()}
@@ -121,7 +133,10 @@ def test_removed_recording_loses_its_segment_and_tmp_leftovers_go(corpus, tmp_pa
     run_stage("ingest", params)
     assert not (tmp_path / "processed/segments/train/aaaaaaaa_s001_t001.parquet").exists()
     assert not leftover.exists()
-    assert "aaaaaaaa_s001_t001" not in pq.read_table(tmp_path / "processed/recordings.parquet").column("rec_id").to_pylist()
+    assert (
+        "aaaaaaaa_s001_t001"
+        not in pq.read_table(tmp_path / "processed/recordings.parquet").column("rec_id").to_pylist()
+    )
     report = json.loads((tmp_path / "reports/ingest_report.json").read_text())
     # The recording without annotation is in the report as skipped; the deleted one is simply gone.
     assert report["ingested"] == 3 and report["skipped"] == []
@@ -145,7 +160,9 @@ def test_missing_root_and_wrong_layout_are_clear_errors(tmp_path, mlflow_store, 
     flat = tmp_path / "corpus" / "edf" / "train"
     write_rec(tmp_path / "elsewhere")
     flat.mkdir(parents=True)
-    (flat / "x.edf").write_bytes((tmp_path / "elsewhere/edf/train/aaaaaaaa/s001_2020/01_tcp_ar/aaaaaaaa_s001_t000.edf").read_bytes())
+    (flat / "x.edf").write_bytes(
+        (tmp_path / "elsewhere/edf/train/aaaaaaaa/s001_2020/01_tcp_ar/aaaaaaaa_s001_t000.edf").read_bytes()
+    )
     params_file = tmp_path / "params.yaml"
     params_file.write_text(f"data:\n  root: {tmp_path / 'corpus'}\n  processed: {tmp_path / 'processed'}\n")
     assert stage_main("ingest", "--params", str(params_file)) == 2
@@ -172,11 +189,25 @@ def test_patient_leakage_and_no_train_seizures_flagged(tmp_path, mlflow_store):
 def test_sigkill_leaves_nothing_valid_and_rerun_finishes_the_rest(tmp_path, mlflow_store, capsys):
     root = tmp_path / "corpus"
     for i in range(12):
-        write_rec(root, ("train", "dev", "eval")[i % 3], f"pat{i % 3:05d}", f"t{i:03d}", seconds=600, seizures=[(100, 160)], seed=i)
+        write_rec(
+            root,
+            ("train", "dev", "eval")[i % 3],
+            f"pat{i % 3:05d}",
+            f"t{i:03d}",
+            seconds=600,
+            seizures=[(100, 160)],
+            seed=i,
+        )
     params_file = tmp_path / "params.yaml"
     params_file.write_text(f"data:\n  root: {root}\n  processed: {tmp_path / 'processed'}\n  workers: 1\n")
     segs = tmp_path / "processed" / "segments"
-    proc = subprocess.Popen([sys.executable, str(REPO / "stages" / "ingest.py"), "--params", str(params_file)], cwd=tmp_path, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "stages" / "ingest.py"), "--params", str(params_file)],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while not list(segs.glob("*/*.parquet")) and time.time() < deadline and proc.poll() is None:
@@ -187,7 +218,10 @@ def test_sigkill_leaves_nothing_valid_and_rerun_finishes_the_rest(tmp_path, mlfl
     done = sorted(segs.glob("*/*.parquet"))
     assert 1 <= len(done) < 12, "the kill must land mid-way"
     # Nothing the next stage would read: no tables, every segment file complete.
-    assert not (tmp_path / "processed/recordings.parquet").exists() and not (tmp_path / "processed/windows.parquet").exists()
+    assert (
+        not (tmp_path / "processed/recordings.parquet").exists()
+        and not (tmp_path / "processed/windows.parquet").exists()
+    )
     for seg in done:
         signal_, labels, meta = store.read_recording(seg)
         assert signal_.shape == (19, 600 * 256) and "fingerprint" in meta
@@ -207,14 +241,20 @@ def test_unexpected_failure_of_one_recording_does_not_abort_the_corpus(corpus, t
     run_stage("ingest", make_params(tmp_path, strict=False))
     report = json.loads((tmp_path / "reports/ingest_report.json").read_text())
     assert report["ingested"] == 2
-    assert sorted(e["path"].split("/")[-1] for e in report["skipped"]) == ["aaaaaaaa_s001_t000.edf", "aaaaaaaa_s001_t001.edf"]
+    assert sorted(e["path"].split("/")[-1] for e in report["skipped"]) == [
+        "aaaaaaaa_s001_t000.edf",
+        "aaaaaaaa_s001_t001.edf",
+    ]
     assert all(e["reason"].startswith("cannot ingest: ") and "Error" in e["reason"] for e in report["skipped"])
     assert _runs()[-1].data.tags["red_flags"] == "no_train_seizures,too_many_skipped"
 
 
 def test_edfs_outside_the_layout_are_reported_not_ignored(corpus, tmp_path, mlflow_store):
     src = corpus / "edf/train/aaaaaaaa/s001_2020/01_tcp_ar/aaaaaaaa_s001_t001.edf"
-    misplaced = [corpus / "edf/train/aaaaaaaa/zz_stray.edf", corpus / "edf/holdout/bbbbbbbb/s001_2020/01_tcp_ar/bbbbbbbb_s001_t000.edf"]
+    misplaced = [
+        corpus / "edf/train/aaaaaaaa/zz_stray.edf",
+        corpus / "edf/holdout/bbbbbbbb/s001_2020/01_tcp_ar/bbbbbbbb_s001_t000.edf",
+    ]
     for p in misplaced:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(src.read_bytes())

@@ -22,7 +22,11 @@ def _overlap(a: float, b: float, ivs: list[tuple[float, float]]) -> float:
 
 
 @SETTINGS
-@given(events=st.lists(st.tuples(times, lengths, labels), max_size=30), shuffle_cols=st.booleans(), with_comments=st.booleans())
+@given(
+    events=st.lists(st.tuples(times, lengths, labels), max_size=30),
+    shuffle_cols=st.booleans(),
+    with_comments=st.booleans(),
+)
 def test_csv_bi_round_trip(tmp_path, events, shuffle_cols, with_comments):
     cols = ["channel", "start_time", "stop_time", "label", "confidence"]
     if shuffle_cols:
@@ -30,12 +34,20 @@ def test_csv_bi_round_trip(tmp_path, events, shuffle_cols, with_comments):
     lines = ["# version = csv_v1.0.0", "#"] if with_comments else []
     lines.append(",".join(cols))
     for start, length, label in events:
-        row = {"channel": "TERM", "start_time": f"{start:.4f}", "stop_time": f"{round(start + length, 4):.4f}", "label": label, "confidence": "1.0000"}
+        row = {
+            "channel": "TERM",
+            "start_time": f"{start:.4f}",
+            "stop_time": f"{round(start + length, 4):.4f}",
+            "label": label,
+            "confidence": "1.0000",
+        }
         lines.append(",".join(row[c] for c in cols))
     path = tmp_path / "r.csv_bi"
     path.write_text("\n".join(lines) + "\n")
     ann = read_csv_bi(path)
-    expected = merge_intervals([(s, round(s + n, 4)) for s, n, lab in events if lab.lower() == "seiz" or lab.lower().endswith("sz")])
+    expected = merge_intervals(
+        [(s, round(s + n, 4)) for s, n, lab in events if lab.lower() == "seiz" or lab.lower().endswith("sz")]
+    )
     assert ann.seizure_intervals() == expected
     assert len(ann.events) == len(events)
 
@@ -57,7 +69,9 @@ def test_write_csv_bi_then_read(tmp_path, ivs, duration):
     duration=st.floats(min_value=60, max_value=900),
     label_rate=st.sampled_from([1, 2, 4]),
     stride_window=st.sampled_from([(10, 60), (5, 20), (30, 30)]),
-    raw=st.lists(st.tuples(st.floats(min_value=-30, max_value=930), st.floats(min_value=0.01, max_value=200)), max_size=8),
+    raw=st.lists(
+        st.tuples(st.floats(min_value=-30, max_value=930), st.floats(min_value=0.01, max_value=200)), max_size=8
+    ),
 )
 def test_labels_and_windows_align_with_seizure_time(duration, label_rate, stride_window, raw):
     fs = 256
@@ -69,7 +83,8 @@ def test_labels_and_windows_align_with_seizure_time(duration, label_rate, stride
     lab = labels_from_intervals(ivs, n_steps, label_rate)
     assert lab.shape == (n_steps,) and set(np.unique(lab)) <= {0, 1}
 
-    # Each step is seizure exactly when at least half of it is covered (brute force, independent of the vectorised code).
+    # Each step is seizure exactly when at least half of it is covered (brute force, independent of the vectorised
+    # code).
     merged = merge_intervals(ivs)
     step = 1 / label_rate
     cover = np.array([_overlap(i * step, (i + 1) * step, merged) for i in range(n_steps)])

@@ -11,7 +11,9 @@ def test_segment_round_trip_stores_each_sample_once(tmp_path):
     signal = rng.standard_normal((19, n)).astype(np.float32)
     labels = (rng.random(-(-n * label_rate // fs)) > 0.7).astype(np.uint8)
     path = tmp_path / "segments" / "train" / "r.parquet"
-    n_seg = store.write_recording(path, signal, labels, fs=fs, label_rate=label_rate, stride_s=stride_s, metadata={"fingerprint": "abc"})
+    n_seg = store.write_recording(
+        path, signal, labels, fs=fs, label_rate=label_rate, stride_s=stride_s, metadata={"fingerprint": "abc"}
+    )
     assert n_seg == 10
     table = pq.read_table(path)
     assert table.num_rows == 10 and table.schema.names == ["seg", "signal", "labels"]

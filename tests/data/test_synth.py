@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from brain_brr.cli import main
+from brain_brr.config import SynthConfig
 from brain_brr.data.annotations import read_csv, read_csv_bi
 from brain_brr.data.channels import map_channels
-from brain_brr.config import SynthConfig
 from brain_brr.data.synth import (
     ELECTRODES,
     RATES,
@@ -30,7 +30,7 @@ from brain_brr.errors import InputError
 TUSZ_PATH = re.compile(
     r"^edf/(train|dev|eval)/([a-z]{8})/(s\d{3})_(\d{4})/(01_tcp_ar|02_tcp_le|03_tcp_ar_a)/\2_\3_t\d{3}\.edf$"
 )
-SMALL = dict(patients=4, minutes=3.0, seizure_fraction=0.08)
+SMALL = {"patients": 4, "minutes": 3.0, "seizure_fraction": 0.08}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,11 @@ def test_layout_and_names_match_tusz(corpus):
         rel = edf.relative_to(corpus).as_posix()
         assert TUSZ_PATH.match(rel), rel
         assert edf.with_suffix(".csv_bi").is_file() and edf.with_suffix(".csv").is_file(), rel
-    others = {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file() and p.suffix not in (".edf", ".csv_bi", ".csv")}
+    others = {
+        p.relative_to(corpus).as_posix()
+        for p in corpus.rglob("*")
+        if p.is_file() and p.suffix not in (".edf", ".csv_bi", ".csv")
+    }
     assert others == {"SYNTH_INFO.json"}  # no temporary files left behind
 
 
@@ -92,7 +96,17 @@ def test_file_without_fz_and_with_every_extra_channel(tmp_path):
     import mne
 
     rec = next(r for r in plan_corpus(3, 1.0, 0, 0.1) if r.montage != "02_tcp_le")
-    extras = ("EEG ROC-REF", "EEG LOC-REF", "EEG EKG1-REF", "EMG-REF", "EEG 26-REF", "EEG 27-REF", "EEG T1-REF", "EEG T2-REF", "PHOTIC-REF")
+    extras = (
+        "EEG ROC-REF",
+        "EEG LOC-REF",
+        "EEG EKG1-REF",
+        "EMG-REF",
+        "EEG 26-REF",
+        "EEG 27-REF",
+        "EEG T1-REF",
+        "EEG T2-REF",
+        "PHOTIC-REF",
+    )
     rec = replace(rec, missing="FZ", extras=extras, status_channels=True)
     write_corpus_recording(tmp_path, rec)
     raw = mne.io.read_raw_edf(tmp_path / rec.rel_path, preload=True, verbose="error")
@@ -125,7 +139,7 @@ def test_csv_and_csv_bi_agree(corpus):
             rows = sorted((e.start, e.stop) for e in per_channel.events if e.channel == ch)
             assert rows[0][0] == 0.0 and rows[-1][1] == per_channel.duration
             assert all(a[1] == pytest.approx(b[0]) for a, b in zip(rows, rows[1:]))
-        for s, e in bi.seizure_intervals():
+        for _, e in bi.seizure_intervals():
             labels = {ev.label for ev in per_channel.events if ev.is_seizure and ev.stop == pytest.approx(e)}
             channels = {ev.channel for ev in per_channel.events if ev.is_seizure and ev.stop == pytest.approx(e)}
             assert len(labels) == 1
@@ -140,7 +154,11 @@ def test_csv_and_csv_bi_agree(corpus):
 def test_splits_are_patient_disjoint_and_each_has_seizures(corpus):
     patients = {split: {p.name for p in (corpus / "edf" / split).iterdir()} for split in SPLITS}
     assert all(patients.values())
-    assert not (patients["train"] & patients["dev"] or patients["train"] & patients["eval"] or patients["dev"] & patients["eval"])
+    assert not (
+        patients["train"] & patients["dev"]
+        or patients["train"] & patients["eval"]
+        or patients["dev"] & patients["eval"]
+    )
     for split in SPLITS:
         files = (corpus / "edf" / split).rglob("*.csv_bi")
         assert sum(len(read_csv_bi(f).seizure_intervals()) for f in files) >= 1, split

@@ -10,6 +10,7 @@ Seizure intervals are the union over rows (and over channels for ``.csv``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -22,7 +23,38 @@ from brain_brr.errors import InputError
 
 # Non-seizure labels that appear in TUSZ; anything else that is not a seizure is reported as unknown.
 KNOWN_BACKGROUND = frozenset(
-    {"bckg", "null", "artf", "eyem", "musc", "chew", "shiv", "elpp", "elec", "elst", "calb", "intr", "slow", "spsw", "gped", "pled", "eybl", "tcsw", "lpd", "gpd", "lrda", "grda", "eyem_musc", "eyem_chew", "musc_elec", "eyem_elec", "chew_musc", "chew_elec", "eyem_shiv", "shiv_elec"}
+    {
+        "bckg",
+        "null",
+        "artf",
+        "eyem",
+        "musc",
+        "chew",
+        "shiv",
+        "elpp",
+        "elec",
+        "elst",
+        "calb",
+        "intr",
+        "slow",
+        "spsw",
+        "gped",
+        "pled",
+        "eybl",
+        "tcsw",
+        "lpd",
+        "gpd",
+        "lrda",
+        "grda",
+        "eyem_musc",
+        "eyem_chew",
+        "musc_elec",
+        "eyem_elec",
+        "chew_musc",
+        "chew_elec",
+        "eyem_shiv",
+        "shiv_elec",
+    }
 )
 _DURATION_RE = re.compile(r"#\s*duration\s*=\s*([0-9.eE+-]+)")
 
@@ -60,13 +92,21 @@ class Annotation:
                 continue
             start, stop = ev.start, ev.stop
             if start < 0:
-                self.warnings.append(f"{self.path.name}: event {ev.label} {ev.start:g}-{ev.stop:g} s starts before 0; clipped to 0")
+                self.warnings.append(
+                    f"{self.path.name}: event {ev.label} {ev.start:g}-{ev.stop:g} s starts before 0; clipped to 0"
+                )
                 start = 0.0
             if end is not None and stop > end + 1e-6:
                 if start >= end:
-                    self.warnings.append(f"{self.path.name}: event {ev.label} {ev.start:g}-{ev.stop:g} s lies past the end of the recording ({end:g} s); dropped")
+                    self.warnings.append(
+                        f"{self.path.name}: event {ev.label} {ev.start:g}-{ev.stop:g} s lies past the end of the "
+                        f"recording ({end:g} s); dropped"
+                    )
                     continue
-                self.warnings.append(f"{self.path.name}: event {ev.label} {ev.start:g}-{ev.stop:g} s runs past the end of the recording ({end:g} s); clipped")
+                self.warnings.append(
+                    f"{self.path.name}: event {ev.label} {ev.start:g}-{ev.stop:g} s runs past the end of the "
+                    f"recording ({end:g} s); clipped"
+                )
                 stop = end
             if stop > start:
                 ivs.append((start, stop))
@@ -103,14 +143,15 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], floa
         if stripped.startswith("#"):
             m = _DURATION_RE.match(stripped)
             if m:
-                try:
+                with contextlib.suppress(ValueError):
                     duration = float(m.group(1))
-                except ValueError:
-                    pass
             continue
         body.append((lineno, line))
     if not body:
-        raise AnnotationError(f"{path}: annotation file has no header row and no events; expected 'channel,start_time,stop_time,label,confidence'")
+        raise AnnotationError(
+            f"{path}: annotation file has no header row and no events; expected "
+            "'channel,start_time,stop_time,label,confidence'"
+        )
     header_lineno, header_line = body[0]
     header = [h.strip().lower() for h in next(csv.reader(io.StringIO(header_line)))]
     rows = [(ln, [c.strip() for c in next(csv.reader(io.StringIO(txt)))]) for ln, txt in body[1:]]
@@ -123,7 +164,8 @@ def _parse(path: Path, per_channel: bool) -> Annotation:
     missing = [c for c in required if c not in header]
     if missing:
         raise AnnotationError(
-            f"{path}: header row {','.join(header)!r} lacks column(s) {', '.join(missing)}; expected 'channel,start_time,stop_time,label,confidence'"
+            f"{path}: header row {','.join(header)!r} lacks column(s) {', '.join(missing)}; expected "
+            "'channel,start_time,stop_time,label,confidence'"
         )
     i_start, i_stop, i_label = (header.index(c) for c in required)
     i_chan = header.index("channel") if "channel" in header else None
@@ -131,13 +173,19 @@ def _parse(path: Path, per_channel: bool) -> Annotation:
     ann = Annotation(path=path, events=[], duration=duration)
     for lineno, row in rows:
         if len(row) < len(header):
-            raise AnnotationError(f"{path}:{lineno}: {len(row)} fields where the header has {len(header)}; fix or remove the line")
+            raise AnnotationError(
+                f"{path}:{lineno}: {len(row)} fields where the header has {len(header)}; fix or remove the line"
+            )
         try:
             start, stop = float(row[i_start]), float(row[i_stop])
         except ValueError:
-            raise AnnotationError(f"{path}:{lineno}: start/stop '{row[i_start]}', '{row[i_stop]}' are not numbers") from None
+            raise AnnotationError(
+                f"{path}:{lineno}: start/stop '{row[i_start]}', '{row[i_stop]}' are not numbers"
+            ) from None
         if not (math.isfinite(start) and math.isfinite(stop)):
-            raise AnnotationError(f"{path}:{lineno}: start/stop '{row[i_start]}', '{row[i_stop]}' are not finite numbers")
+            raise AnnotationError(
+                f"{path}:{lineno}: start/stop '{row[i_start]}', '{row[i_stop]}' are not finite numbers"
+            )
         label = row[i_label].lower()
         if stop <= start:
             ann.warnings.append(f"{path.name}:{lineno}: event {label} has stop {stop:g} <= start {start:g}; dropped")
@@ -169,7 +217,10 @@ def read_csv(path: str | Path) -> Annotation:
 
 
 def annotation_candidates(edf_path: str | Path) -> list[Path]:
-    """Where an EDF's annotation may lie, in order: ``.csv_bi``, ``.csv`` (TUSZ), ``<stem minus _eeg>_events.tsv`` (BIDS)."""
+    """Where an EDF's annotation may lie, in order.
+
+    ``.csv_bi``, ``.csv`` (TUSZ), then ``<stem minus _eeg>_events.tsv`` (BIDS).
+    """
     edf_path = Path(edf_path)
     out = [edf_path.with_suffix(".csv_bi"), edf_path.with_suffix(".csv")]
     if edf_path.stem.endswith("_eeg"):

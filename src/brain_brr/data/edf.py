@@ -102,9 +102,14 @@ def _read_header(path: Path) -> _Header:
                 record_s = float(_field(fixed, 244, 8))
                 ns = int(_field(fixed, 252, 4))
             except ValueError:
-                raise EdfError(f"{path}: not an EDF file (header fields for size, records or signal count are not numbers)") from None
+                raise EdfError(
+                    f"{path}: not an EDF file (header fields for size, records or signal count are not numbers)"
+                ) from None
             if ns <= 0 or header_bytes != 256 * (ns + 1):
-                raise EdfError(f"{path}: EDF header is inconsistent ({ns} signals but header size {header_bytes}, expected {256 * (ns + 1)})")
+                raise EdfError(
+                    f"{path}: EDF header is inconsistent ({ns} signals but header size {header_bytes}, expected "
+                    f"{256 * (ns + 1)})"
+                )
             rest = f.read(256 * ns)
     except OSError as exc:
         raise EdfError(f"{path}: cannot read EDF ({exc.strerror})") from None
@@ -128,11 +133,17 @@ def _check_header(path: Path, hdr: _Header) -> tuple[int, list[tuple[str, str]],
     record_bytes = 2 * sum(hdr.samples_per_record)
     n_complete = (path.stat().st_size - hdr.header_bytes) // record_bytes
     if n_complete <= 0:
-        raise EdfError(f"{path}: EDF holds no complete data record (header says {hdr.n_records}); the file is truncated or empty")
+        raise EdfError(
+            f"{path}: EDF holds no complete data record (header says {hdr.n_records}); the file is truncated or empty"
+        )
     if hdr.n_records != n_complete:
         if hdr.n_records < 0 or hdr.n_records > n_complete:
             issues.append(
-                (f"truncated EDF: header says {hdr.n_records} data records, file holds {n_complete} complete ({n_complete * hdr.record_s:g} s)", f"truncated to {n_complete * hdr.record_s:g} s")
+                (
+                    f"truncated EDF: header says {hdr.n_records} data records, file holds {n_complete} complete "
+                    f"({n_complete * hdr.record_s:g} s)",
+                    f"truncated to {n_complete * hdr.record_s:g} s",
+                )
             )
         else:
             issues.append((f"EDF has bytes past its {hdr.n_records} data records", "ignored the extra bytes"))
@@ -140,7 +151,12 @@ def _check_header(path: Path, hdr: _Header) -> tuple[int, list[tuple[str, str]],
         patches[236] = f"{n_complete:<8d}".encode()
     if not _DATE_RE.match(hdr.date) or not _DATE_RE.match(hdr.time):
         shown = (hdr.date + b" " + hdr.time).decode("latin-1")
-        issues.append((f"malformed start date/time '{shown}' in the EDF header", "repaired header (start set to 01.01.85 00.00.00)"))
+        issues.append(
+            (
+                f"malformed start date/time '{shown}' in the EDF header",
+                "repaired header (start set to 01.01.85 00.00.00)",
+            )
+        )
         patches[168] = b"01.01.85"
         patches[176] = b"00.00.00"
     return n_complete, issues, patches
@@ -171,7 +187,11 @@ def _sos(fs: int, low: float, high: float, notch: float | None) -> np.ndarray:
     from scipy import signal as sps  # scipy.signal takes ~1 s to import: only processes that filter pay it
 
     # Order 2 each way: forward-backward squares the magnitude, an order-4 response for half the work.
-    parts = [sps.butter(2, [low, high], btype="band", fs=fs, output="sos")] if low > 0 else [sps.butter(2, high, btype="low", fs=fs, output="sos")]
+    parts = (
+        [sps.butter(2, [low, high], btype="band", fs=fs, output="sos")]
+        if low > 0
+        else [sps.butter(2, high, btype="low", fs=fs, output="sos")]
+    )
     if notch is not None and notch < fs / 2:
         b, a = sps.iirnotch(notch, _NOTCH_Q, fs=fs)
         parts.append(sps.tf2sos(b, a))
@@ -233,7 +253,9 @@ def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
     n_complete, header_issues, patches = _check_header(path, hdr)
     issues += header_issues
     if n_complete * hdr.record_s < _MIN_SECONDS:
-        raise EdfError(f"{path}: recording is {n_complete * hdr.record_s:g} s long; at least {_MIN_SECONDS:g} s are needed")
+        raise EdfError(
+            f"{path}: recording is {n_complete * hdr.record_s:g} s long; at least {_MIN_SECONDS:g} s are needed"
+        )
 
     x, present = _read_channels(path, hdr, found, n_complete, patches)
     unusable = _unusable_channels(x, present, found, issues)
@@ -252,7 +274,9 @@ def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
         donors = [CHANNELS.index(n) for n in NEIGHBOURS[ch] if present[CHANNELS.index(n)]]
         if not donors:
             neighbours = ", ".join(NEIGHBOURS[ch])
-            raise EdfError(f"{path}: channel {ch} missing and none of its neighbours ({neighbours}) present to interpolate it")
+            raise EdfError(
+                f"{path}: channel {ch} missing and none of its neighbours ({neighbours}) present to interpolate it"
+            )
         out[CHANNELS.index(ch)] = out[donors].mean(axis=0)
         issues.append((unusable[ch], f"interpolated from {', '.join(CHANNELS[d] for d in donors)}"))
     n = out.shape[1]
@@ -278,7 +302,9 @@ def _read_channels(
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise EdfError(f"{path}: MNE cannot read this EDF ({type(exc).__name__}: {first})") from None
     if data.shape[0] != len(order):
-        raise EdfError(f"{path}: MNE returned {data.shape[0]} channels where the header lists {len(order)} EEG channels")
+        raise EdfError(
+            f"{path}: MNE returned {data.shape[0]} channels where the header lists {len(order)} EEG channels"
+        )
     row_of = {file_idx: row for row, file_idx in enumerate(order)}
     x = np.empty((N_CHANNELS, data.shape[1]), dtype=np.float32)
     present = np.zeros(N_CHANNELS, dtype=bool)
@@ -335,5 +361,7 @@ def edf_info(path: str | Path) -> EdfInfo:
         try:
             start = dt.datetime(year, month, day, hour, minute, second)
         except ValueError:
-            issues.append((f"start date/time {hdr.date.decode()} {hdr.time.decode()} is not a valid date", "used 1985-01-01"))
+            issues.append(
+                (f"start date/time {hdr.date.decode()} {hdr.time.decode()} is not a valid date", "used 1985-01-01")
+            )
     return EdfInfo(start, round(n_complete * hdr.record_s, 9), issues)

@@ -44,7 +44,7 @@ from brain_brr.data import store
 from brain_brr.data.annotations import AnnotationError, annotation_for, annotation_path
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.edf import read_eeg
-from brain_brr.data.layout import TUSZ_LAYOUT, stray_reason
+from brain_brr.data.layout import TUSZ_LAYOUT, Found, stray_reason
 from brain_brr.data.layout import discover as discover_layout
 from brain_brr.data.splits import leaking_patients
 from brain_brr.data.windows import labels_from_intervals, n_label_steps, window_table
@@ -83,17 +83,23 @@ WINDOWS_SCHEMA = pa.schema(
     ]
 )
 # Preprocessing params that change a segment file's content.
-_FINGERPRINT_KEYS = ("sampling_rate", "window_s", "stride_s", "label_rate", "bandpass_low", "bandpass_high", "notch_hz", "clip", "max_missing_channels")
+_FINGERPRINT_KEYS = (
+    "sampling_rate",
+    "window_s",
+    "stride_s",
+    "label_rate",
+    "bandpass_low",
+    "bandpass_high",
+    "notch_hz",
+    "clip",
+    "max_missing_channels",
+)
 
 
-@dataclass(frozen=True)
-class Task:
-    edf: Path
-    rel: str  # EDF path relative to data.root
-    split: str
-    patient: str
-    session: str
-    montage: str  # TUSZ montage folder; empty for BIDS
+class Task(Found):
+    """One recording to ingest: what discovery found, and the names it gets in the store."""
+
+    __slots__ = ()
 
     @property
     def rec_id(self) -> str:
@@ -116,14 +122,15 @@ class Result:
 
 
 def _identity(task: Task) -> dict[str, str]:
-    return {"rec_id": task.rec_id, "split": task.split, "patient": task.patient, "session": task.session, "montage": task.montage,
-            "path": task.rel, "segment_file": task.segment_file}
-
-
-def discover(root: Path, cfg: DataConfig | None = None) -> tuple[list[Task], list[str]]:
-    """Every EDF of the corpus (TUSZ tree or BIDS dataset), sorted by path, and the EDFs found outside its layout."""
-    found, stray, _ = discover_layout(root, cfg or DataConfig())
-    return [Task(*f) for f in found], stray
+    return {
+        "rec_id": task.rec_id,
+        "split": task.split,
+        "patient": task.patient,
+        "session": task.session,
+        "montage": task.montage,
+        "path": task.rel,
+        "segment_file": task.segment_file,
+    }
 
 
 def _annotation_file(edf: Path) -> Path | None:
@@ -160,13 +167,17 @@ def _reuse(task: Task, seg_path: Path, fp: str, cfg: DataConfig) -> Result | Non
         if meta.get("fingerprint") != fp:
             return None
         row, issues = json.loads(meta["row"]), [tuple(i) for i in json.loads(meta["issues"])]
-        labels = np.frombuffer(b"".join(pq.read_table(seg_path, columns=["labels"]).column("labels").to_pylist()), dtype=np.uint8)
+        labels = np.frombuffer(
+            b"".join(pq.read_table(seg_path, columns=["labels"]).column("labels").to_pylist()), dtype=np.uint8
+        )
     except Exception:  # unreadable or foreign file: reprocess it
         return None
     # Identity comes from where the file lies, never from what the file says.
     row.update(_identity(task))
     labels = labels[: n_label_steps(row["n_samples"], cfg.sampling_rate, cfg.label_rate)]
-    windows = window_table(labels, row["duration_s"], window_s=cfg.window_s, stride_s=cfg.stride_s, label_rate=cfg.label_rate)
+    windows = window_table(
+        labels, row["duration_s"], window_s=cfg.window_s, stride_s=cfg.stride_s, label_rate=cfg.label_rate
+    )
     return Result(task, "reused", row, windows, issues)
 
 
@@ -198,13 +209,21 @@ def _ingest(task: Task, cfg: DataConfig, seg_path: Path, fp: str, root: Path) ->
         return Result(task, "skipped", reason=_one_line(exc, root))
     issues = list(rec.issues)
     if rec.duration_s < cfg.window_s:
-        return Result(task, "skipped", issues=issues, reason=f"recording is {rec.duration_s:g} s long, shorter than one window (data.window_s={cfg.window_s})")
+        return Result(
+            task,
+            "skipped",
+            issues=issues,
+            reason=f"recording is {rec.duration_s:g} s long, shorter than one window (data.window_s={cfg.window_s})",
+        )
     intervals = ann.seizure_intervals(rec.duration_s)
     issues += [_split_warning(w) for w in ann.warnings]
     n = rec.signal.shape[1]
     labels = labels_from_intervals(intervals, n_label_steps(n, cfg.sampling_rate, cfg.label_rate), cfg.label_rate)
     if any(ev.is_seizure for ev in ann.events) and not labels.any():
-        reason = f"{ann.path.name} has seizure events but the label mask is all zero ({len(intervals)} interval(s) inside the {rec.duration_s:g} s recording)"
+        reason = (
+            f"{ann.path.name} has seizure events but the label mask is all zero "
+            f"({len(intervals)} interval(s) inside the {rec.duration_s:g} s recording)"
+        )
         return Result(task, "skipped", issues=issues, reason=reason, all_zero=True)
     seg_samples = cfg.stride_s * cfg.sampling_rate
     row = {
@@ -231,9 +250,16 @@ def _ingest(task: Task, cfg: DataConfig, seg_path: Path, fp: str, root: Path) ->
         label_rate=cfg.label_rate,
         stride_s=cfg.stride_s,
         row_group_segments=cfg.window_s // cfg.stride_s,
-        metadata={"fingerprint": fp, "row": json.dumps(row), "issues": json.dumps(issues), "channels": ",".join(CHANNELS)},
+        metadata={
+            "fingerprint": fp,
+            "row": json.dumps(row),
+            "issues": json.dumps(issues),
+            "channels": ",".join(CHANNELS),
+        },
     )
-    windows = window_table(labels, rec.duration_s, window_s=cfg.window_s, stride_s=cfg.stride_s, label_rate=cfg.label_rate)
+    windows = window_table(
+        labels, rec.duration_s, window_s=cfg.window_s, stride_s=cfg.stride_s, label_rate=cfg.label_rate
+    )
     return Result(task, "ingested", row, windows, issues)
 
 
@@ -340,7 +366,13 @@ def _mark_duplicates(tasks: list[Task]) -> tuple[list[Task], list[Result]]:
     keep, dup = [], []
     for t in tasks:
         if t.rec_id in seen:
-            dup.append(Result(t, "skipped", reason=f"recording id {t.rec_id} already used by {seen[t.rec_id].rel}; EDF stems must be unique"))
+            dup.append(
+                Result(
+                    t,
+                    "skipped",
+                    reason=f"recording id {t.rec_id} already used by {seen[t.rec_id].rel}; EDF stems must be unique",
+                )
+            )
         else:
             seen[t.rec_id] = t
             keep.append(t)
@@ -404,7 +436,11 @@ class IngestOutcome:
         """The ingest report: ``{"ingested", "skipped", "warnings"}``, every entry ``{path, reason, action}``."""
         report = _report(self.results)
         report["skipped"] += [
-            {"path": rel, "reason": stray_reason(self.layout), "action": "skipped; move it into the layout to ingest it"}
+            {
+                "path": rel,
+                "reason": stray_reason(self.layout),
+                "action": "skipped; move it into the layout to ingest it",
+            }
             for rel in self.stray
         ]
         return report

@@ -13,10 +13,12 @@ unnoticed; here the train stage raises the red flag ``no_positive_windows`` inst
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -31,14 +33,15 @@ if TYPE_CHECKING:  # the loader runs without pydantic (benchmarks/gpu_check.py)
     from brain_brr.config import DataConfig, Params
 
 
-
 def _read_table(path: Path, columns: list[str]) -> Any:
     if not path.is_file():
         raise InputError(f"{path}: missing; run the ingest stage first (`dvc repro ingest`)")
     table = pq.read_table(path)
     missing = [c for c in columns if c not in table.column_names]
     if missing:
-        raise InputError(f"{path}: columns {missing} missing; the file was written by another version, rerun `dvc repro ingest`")
+        raise InputError(
+            f"{path}: columns {missing} missing; the file was written by another version, rerun `dvc repro ingest`"
+        )
     return table
 
 
@@ -62,7 +65,13 @@ class WindowDataset(Dataset):
     """
 
     def __init__(
-        self, processed_dir: str | Path, split: str, cfg: DataConfig, *, cache_bytes: int = 768 << 20, signal_dtype: torch.dtype = torch.float32
+        self,
+        processed_dir: str | Path,
+        split: str,
+        cfg: DataConfig,
+        *,
+        cache_bytes: int = 768 << 20,
+        signal_dtype: torch.dtype = torch.float32,
     ):
         if split not in SPLITS:
             raise InputError(f"split '{split}' unknown; allowed: {', '.join(SPLITS)}")
@@ -74,7 +83,9 @@ class WindowDataset(Dataset):
         self.cache_bytes = cache_bytes
         self.signal_dtype = signal_dtype
 
-        recs = _read_table(self.root / "recordings.parquet", ["rec_id", "split", "segment_file", "duration_s", "seizure_s"]).to_pandas()
+        recs = _read_table(
+            self.root / "recordings.parquet", ["rec_id", "split", "segment_file", "duration_s", "seizure_s"]
+        ).to_pandas()
         recs = recs[recs["split"] == split].reset_index(drop=True)
         wins = _read_table(self.root / "windows.parquet", ["rec_id", "split", "seg0", "seizure_frac", "is_pos"])
         wins = wins.filter(wins.column("split").to_numpy(zero_copy_only=False) == split).to_pandas()
@@ -82,7 +93,10 @@ class WindowDataset(Dataset):
         rec_index = {r: i for i, r in enumerate(recs["rec_id"])}
         unknown = set(wins["rec_id"]) - set(rec_index)
         if unknown:
-            raise InputError(f"{self.root / 'windows.parquet'}: windows of recordings absent from recordings.parquet ({sorted(unknown)[:3]}); rerun `dvc repro ingest`")
+            raise InputError(
+                f"{self.root / 'windows.parquet'}: windows of recordings absent from recordings.parquet "
+                f"({sorted(unknown)[:3]}); rerun `dvc repro ingest`"
+            )
         self.rec_idx = wins["rec_id"].map(rec_index).to_numpy(np.int32)
         self.seg0 = wins["seg0"].to_numpy(np.int32)
         self.seizure_frac = wins["seizure_frac"].to_numpy(np.float32)
@@ -113,7 +127,10 @@ class WindowDataset(Dataset):
         got = (int(md.get("fs", -1)), int(md.get("label_rate", -1)), int(md.get("stride_s", -1)))
         want = (self.fs, self.label_rate, self.stride_s)
         if got != want:
-            raise InputError(f"{path}: written with fs, label_rate, stride_s = {got} but params.yaml data has {want}; rerun `dvc repro ingest`")
+            raise InputError(
+                f"{path}: written with fs, label_rate, stride_s = {got} but params.yaml data has {want}; rerun `dvc "
+                "repro ingest`"
+            )
         rows_per_group = pf.metadata.row_group(0).num_rows
         self._handles[rec] = (pf, rows_per_group)
         if len(self._handles) > 64:  # bounded number of open files
@@ -129,13 +146,17 @@ class WindowDataset(Dataset):
         table = pf.read_row_group(rg, columns=["signal", "labels"])
         seg_samples, seg_steps = self.stride_s * self.fs, self.stride_s * self.label_rate
         # bytearray: writable buffers, which torch.from_numpy accepts without copying or warning.
-        sig = np.frombuffer(bytearray(b"".join(table.column("signal").to_pylist())), dtype=np.float16).reshape(table.num_rows, N_CHANNELS, seg_samples)
-        lab = np.frombuffer(bytearray(b"".join(table.column("labels").to_pylist())), dtype=np.uint8).reshape(table.num_rows, seg_steps)
+        sig = np.frombuffer(bytearray(b"".join(table.column("signal").to_pylist())), dtype=np.float16).reshape(
+            table.num_rows, N_CHANNELS, seg_samples
+        )
+        lab = np.frombuffer(bytearray(b"".join(table.column("labels").to_pylist())), dtype=np.uint8).reshape(
+            table.num_rows, seg_steps
+        )
         self._cache[key] = (sig, lab)
         self._cached_bytes += sig.nbytes + lab.nbytes
         while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
-            _, (s, l) = self._cache.popitem(last=False)
-            self._cached_bytes -= s.nbytes + l.nbytes
+            _, (old_sig, old_lab) = self._cache.popitem(last=False)
+            self._cached_bytes -= old_sig.nbytes + old_lab.nbytes
         return sig, lab
 
     def _parts(self, i: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -149,7 +170,10 @@ class WindowDataset(Dataset):
             sig, lab = self._row_group(rec, rg, pf)
             take = min(end - seg, sig.shape[0] - off)
             if take <= 0:
-                raise InputError(f"{self.files[rec]}: window at segment {seg0} runs past the file's last segment; rerun `dvc repro ingest`")
+                raise InputError(
+                    f"{self.files[rec]}: window at segment {seg0} runs past the file's last segment; rerun `dvc repro "
+                    "ingest`"
+                )
             parts.append((sig[off : off + take], lab[off : off + take]))
             seg += take
         return parts
@@ -185,11 +209,16 @@ class WindowDataset(Dataset):
         return signal.view(N_CHANNELS, -1), labels.view(-1)  # (19, window_s*fs), (window_s*label_rate,)
 
 
-def open_split(processed: Path, split: str, cfg: DataConfig, signal_dtype: torch.dtype = torch.float32) -> WindowDataset:
+def open_split(
+    processed: Path, split: str, cfg: DataConfig, signal_dtype: torch.dtype = torch.float32
+) -> WindowDataset:
     """:class:`WindowDataset` of one split; a split without any window is an input error."""
     ds = WindowDataset(processed, split, cfg, signal_dtype=signal_dtype)
     if len(ds) == 0:
-        raise InputError(f"{processed / 'windows.parquet'}: the {split} split has no window; check data.root and rerun `dvc repro ingest`")
+        raise InputError(
+            f"{processed / 'windows.parquet'}: the {split} split has no window; check data.root and rerun `dvc repro "
+            "ingest`"
+        )
     return ds
 
 
@@ -211,7 +240,14 @@ class BatchRing:
     buffers (``cudaHostRegister``): a batch then goes to the GPU from where its worker wrote it.
     """
 
-    def __init__(self, slots: int, batch_size: int, window_shape: tuple[int, ...], label_shape: tuple[int, ...], dtype: torch.dtype):
+    def __init__(
+        self,
+        slots: int,
+        batch_size: int,
+        window_shape: tuple[int, ...],
+        label_shape: tuple[int, ...],
+        dtype: torch.dtype,
+    ):
         self.signal = torch.empty((slots, batch_size, *window_shape), dtype=dtype).share_memory_()
         self.labels = torch.empty((slots, batch_size, *label_shape), dtype=torch.float32).share_memory_()
         self.pinned = False
@@ -280,16 +316,30 @@ class RingLoader:
     and one more batch followed.
     """
 
-    def __init__(self, dataset: WindowDataset, batches: Sampler[list[int]], *, batch_size: int, device: torch.device, num_workers: int = 0, prefetch: int = 2, **loader_kw: Any):
+    def __init__(
+        self,
+        dataset: WindowDataset,
+        batches: Sampler[list[int]],
+        *,
+        batch_size: int,
+        device: torch.device,
+        num_workers: int = 0,
+        prefetch: int = 2,
+        **loader_kw: Any,
+    ):
         self.device, self.cuda = device, device.type == "cuda"
         window_shape = (N_CHANNELS, dataset.n_seg, dataset.stride_s * dataset.fs)
         label_shape = (dataset.n_seg, dataset.stride_s * dataset.label_rate)
-        self.ring = BatchRing(max(1, num_workers) * prefetch + 3, batch_size, window_shape, label_shape, dataset.signal_dtype)
+        self.ring = BatchRing(
+            max(1, num_workers) * prefetch + 3, batch_size, window_shape, label_shape, dataset.signal_dtype
+        )
         self.pinned: bool | None = None  # page-locked on CUDA once the workers exist (see __iter__)
         self.slots = _SlotSampler(batches, self.ring.slots)
         if num_workers:
             loader_kw.update(prefetch_factor=prefetch, persistent_workers=True)
-        self.loader = DataLoader(_RingFill(dataset, self.ring), sampler=self.slots, batch_size=None, num_workers=num_workers, **loader_kw)
+        self.loader = DataLoader(
+            _RingFill(dataset, self.ring), sampler=self.slots, batch_size=None, num_workers=num_workers, **loader_kw
+        )
         self.stream = torch.cuda.Stream(device) if self.cuda else None
 
     def __len__(self) -> int:
@@ -339,10 +389,8 @@ class RingLoader:
         self.ring.unpin()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown: CUDA may be gone already
             self.close()
-        except Exception:  # interpreter shutdown: CUDA may be gone already
-            pass
 
 
 def batches_of(indices: list[int], batch_size: int) -> list[list[int]]:
@@ -459,7 +507,13 @@ def create_balanced_sampler(
     A balanced sampler over a split without any positive window is an error, never a silent
     fallback to uniform sampling (the train stage raises ``no_positive_windows`` first).
     """
-    kw = dict(batch_size=params.train.batch_size, steps=params.train.steps_per_epoch, seed=params.train.seed, rank=rank, world_size=world_size)
+    kw = {
+        "batch_size": params.train.batch_size,
+        "steps": params.train.steps_per_epoch,
+        "seed": params.train.seed,
+        "rank": rank,
+        "world_size": world_size,
+    }
     if not params.use_balanced_sampling:
         return ShuffledBatchSampler(len(dataset), **kw)
     say = print if verbose else (lambda *a, **k: None)
@@ -468,11 +522,16 @@ def create_balanced_sampler(
     n_neg = len(dataset) - n_pos
     say(f"[SAMPLER] Seizure ratio: {seizure_ratio:.2%}", flush=True)
     if n_pos == 0:
-        raise InputError(f"the {dataset.split} split has {len(dataset)} windows and none holds a seizure label: nothing to balance with")
+        raise InputError(
+            f"the {dataset.split} split has {len(dataset)} windows and none holds a seizure label: nothing to balance "
+            "with"
+        )
     f = params.sampler.target_pos_fraction
     weight = f * n_neg / ((1 - f) * n_pos) if f < 1 else float("inf")
     say(f"[SAMPLER] Positive weight: {weight:.2f}", flush=True)
-    return BalancedBatchSampler(dataset.is_pos, target_pos_fraction=f, min_pos_per_batch=params.sampler.min_pos_per_batch, **kw)
+    return BalancedBatchSampler(
+        dataset.is_pos, target_pos_fraction=f, min_pos_per_batch=params.sampler.min_pos_per_batch, **kw
+    )
 
 
 def sampled_label_ratio(sampler: _EpochBatchSampler, seizure_frac: np.ndarray, n_batches: int) -> float:
@@ -484,5 +543,8 @@ def sampled_label_ratio(sampler: _EpochBatchSampler, seizure_frac: np.ndarray, n
         fracs.append(seizure_frac[np.concatenate([pos, neg])])
     f = np.concatenate(fracs).astype(np.float64)
     if f.sum() == 0:
-        raise InputError(f"the first {n_batches} sampled batches hold no seizure label step; train.pos_weight_source=batches cannot estimate pos_weight")
+        raise InputError(
+            f"the first {n_batches} sampled batches hold no seizure label step; train.pos_weight_source=batches "
+            "cannot estimate pos_weight"
+        )
     return float((1 - f).sum() / f.sum())

@@ -44,7 +44,9 @@ def read_rows(path: Path, columns: list[str]) -> list[dict[str, Any]]:
     try:
         return pq.read_table(path, columns=columns).to_pylist()
     except Exception as exc:
-        raise InputError(f"{path}: cannot read the table ({type(exc).__name__}: {exc}); rerun `dvc repro ingest`") from None
+        raise InputError(
+            f"{path}: cannot read the table ({type(exc).__name__}: {exc}); rerun `dvc repro ingest`"
+        ) from None
 
 
 def table_stats(processed: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
@@ -71,5 +73,7 @@ def train_pos_weight(stats: dict[str, Any], path: Path) -> float:
     """The train split's background/seizure time ratio (``pos_weight: auto``)."""
     value = stats["train"].get("pos_weight")
     if value is None or not float(value) > 0:
-        raise InputError(f"{path}: train.pos_weight is {value!r}; rerun `dvc repro stats`, or set pos_weight to a number or none")
+        raise InputError(
+            f"{path}: train.pos_weight is {value!r}; rerun `dvc repro stats`, or set pos_weight to a number or none"
+        )
     return float(value)

@@ -67,7 +67,9 @@ def write_recording(
         {
             "seg": pa.array(np.arange(n_seg, dtype=np.int32)),
             "signal": pa.array([b.tobytes() for b in blocks], type=pa.binary()),
-            "labels": pa.array([lab[i * seg_steps : (i + 1) * seg_steps].tobytes() for i in range(n_seg)], type=pa.binary()),
+            "labels": pa.array(
+                [lab[i * seg_steps : (i + 1) * seg_steps].tobytes() for i in range(n_seg)], type=pa.binary()
+            ),
         },
         schema=SCHEMA,
     )
@@ -75,7 +77,15 @@ def write_recording(
     meta.update(metadata or {})
     table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in meta.items()})
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", compression_level=3, row_group_size=row_group_segments, use_dictionary=False, write_statistics=False)
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            compression_level=3,
+            row_group_size=row_group_segments,
+            use_dictionary=False,
+            write_statistics=False,
+        )
     return n_seg
 
 
@@ -94,7 +104,10 @@ def _decode(table: pa.Table, fs: int, stride_s: int) -> tuple[np.ndarray, np.nda
 
 
 def read_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
-    """Whole recording without the last segment's zero padding: ``(signal float16 (19, n), labels uint8 (n_steps,), metadata)``."""
+    """Whole recording without the last segment's zero padding.
+
+    Returns ``(signal float16 (19, n), labels uint8 (n_steps,), metadata)``.
+    """
     meta = read_metadata(path)
     fs, stride_s, label_rate = int(meta["fs"]), int(meta["stride_s"]), int(meta["label_rate"])
     table = pq.read_table(path, columns=["signal", "labels"])

@@ -71,7 +71,29 @@ POS = np.array([_POS[e] for e in ELECTRODES])
 _E = {e: i for i, e in enumerate(ELECTRODES)}
 
 # TUSZ file order of the referential EEG channels, then the extras real files carry.
-FILE_ORDER = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T3", "T4", "T5", "T6", "A1", "A2", "FZ", "CZ", "PZ")
+FILE_ORDER = (
+    "FP1",
+    "FP2",
+    "F3",
+    "F4",
+    "C3",
+    "C4",
+    "P3",
+    "P4",
+    "O1",
+    "O2",
+    "F7",
+    "F8",
+    "T3",
+    "T4",
+    "T5",
+    "T6",
+    "A1",
+    "A2",
+    "FZ",
+    "CZ",
+    "PZ",
+)
 TCP_PAIRS: tuple[tuple[str, str], ...] = (
     ("FP1", "F7"), ("F7", "T3"), ("T3", "T5"), ("T5", "O1"), ("FP2", "F8"), ("F8", "T4"), ("T4", "T6"), ("T6", "O2"),
     ("A1", "T3"), ("T3", "C3"), ("C3", "CZ"), ("CZ", "C4"), ("C4", "T4"), ("T4", "A2"),
@@ -96,8 +118,12 @@ def _weights(pairs: dict[str, float]) -> np.ndarray:
     return w
 
 
-ALPHA_W = _weights({"O1": 1.0, "O2": 1.0, "P3": 0.7, "P4": 0.7, "PZ": 0.7, "T5": 0.55, "T6": 0.55, "C3": 0.2, "C4": 0.2, "CZ": 0.2})
-BLINK_W = _weights({"FP1": 1.0, "FP2": 1.0, "F7": 0.35, "F8": 0.35, "F3": 0.3, "F4": 0.3, "FZ": 0.25, "C3": 0.05, "C4": 0.05})
+ALPHA_W = _weights(
+    {"O1": 1.0, "O2": 1.0, "P3": 0.7, "P4": 0.7, "PZ": 0.7, "T5": 0.55, "T6": 0.55, "C3": 0.2, "C4": 0.2, "CZ": 0.2}
+)
+BLINK_W = _weights(
+    {"FP1": 1.0, "FP2": 1.0, "F7": 0.35, "F8": 0.35, "F3": 0.3, "F4": 0.3, "FZ": 0.25, "C3": 0.05, "C4": 0.05}
+)
 ECG_W = _weights({"A1": 1.0, "A2": 1.0, "T3": 0.5, "T4": 0.5, "T5": 0.5, "T6": 0.5, "O1": 0.2, "O2": 0.2})
 MUSCLE_SIDES = (("F7", "T3", "T5", "A1", "FP1"), ("F8", "T4", "T6", "A2", "FP2"))
 
@@ -129,7 +155,7 @@ class Seizure:
     def electrode_onsets(self) -> dict[str, float]:
         """Seconds after onset at which each involved electrode joins (focal); every electrode at 0 otherwise."""
         if self.kind not in FOCAL_KINDS:
-            return {e: 0.0 for e in ELECTRODES}
+            return dict.fromkeys(ELECTRODES, 0.0)
         d = np.hypot(*(POS - np.array(self.centre)).T)
         need = d / np.sqrt(2 * np.log(1 / INVOLVED_GAIN))  # radius at which gain reaches INVOLVED_GAIN
         out = {}
@@ -319,7 +345,9 @@ class Regime:
     max_s: float
     median_s: float
     sigma: float
-    draw: Callable[[np.random.Generator, float, float, str, list[str]], Seizure]  # (rng, onset, duration, profile, foci)
+    draw: Callable[
+        [np.random.Generator, float, float, str, list[str]], Seizure
+    ]  # (rng, onset, duration, profile, foci)
 
 
 STANDARD = Regime(MIN_SEIZURE_S, MAX_SEIZURE_S, SEIZURE_MEDIAN_S, SEIZURE_SIGMA, _seizure)
@@ -354,7 +382,14 @@ def _place(rng: np.random.Generator, duration: int, lengths: list[float]) -> lis
 
 
 def _draw_seizures(
-    rng, rec_s: int, budget: float, have: list[Seizure], force: bool, profile: str, foci: list[str], share: float,
+    rng,
+    rec_s: int,
+    budget: float,
+    have: list[Seizure],
+    force: bool,
+    profile: str,
+    foci: list[str],
+    share: float,
     reg: Regime = STANDARD,
 ) -> list[Seizure]:
     """More seizures (onset not yet placed) for one recording that already holds ``have``.
@@ -415,15 +450,18 @@ def plan_corpus(
             status = bool(rng.random() < 0.9)
             extras = _extras(rng, montage)
             missing = str(rng.choice(["FZ", "PZ"])) if rng.random() < 0.04 else None
-            t0 = dt.datetime(year, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365)), seconds=int(rng.integers(7 * 3600, 18 * 3600)))
+            t0 = dt.datetime(year, 1, 1) + dt.timedelta(
+                days=int(rng.integers(0, 365)), seconds=int(rng.integers(7 * 3600, 18 * 3600))
+            )
             for t in range(n_tok):
                 dur = next(durations)
-                recs.append(dict(
-                    split=splits[p], patient=pid, session=f"s{s:03d}_{year}", montage=montage, token=f"t{t:03d}",
-                    duration=dur, fs=fs, start=t0, traits=traits, gain=float(rng.uniform(0.8, 1.25)),
-                    status_channels=status, extras=extras, missing=missing,
-                    seizure_ok=has_sz[p] and rng.random() >= SEIZURE_FREE_RECORDINGS, profile=profile, foci=foci,
-                ))  # fmt: skip
+                recs.append({
+                    "split": splits[p], "patient": pid, "session": f"s{s:03d}_{year}", "montage": montage,
+                    "token": f"t{t:03d}", "duration": dur, "fs": fs, "start": t0, "traits": traits,
+                    "gain": float(rng.uniform(0.8, 1.25)), "status_channels": status, "extras": extras,
+                    "missing": missing, "seizure_ok": has_sz[p] and rng.random() >= SEIZURE_FREE_RECORDINGS,
+                    "profile": profile, "foci": foci,
+                })  # fmt: skip
                 t0 += dt.timedelta(seconds=dur + int(rng.integers(5, 300)))
         if has_sz[p] and not any(r["seizure_ok"] for r in recs if r["patient"] == pid):
             max((r for r in recs if r["patient"] == pid), key=lambda r: r["duration"])["seizure_ok"] = True
@@ -443,7 +481,9 @@ def plan_corpus(
                 cum += r["duration"] if rnd == 0 else 0
                 budget = (target * cum / host_total if rnd == 0 else target) - done
                 force = rnd == 0 and i == len(hosts) - 1 and done == 0.0  # every split gets at least one seizure
-                new = _draw_seizures(rng, r["duration"], budget, r["seizures"], force, r["profile"], r["foci"], share, reg)
+                new = _draw_seizures(
+                    rng, r["duration"], budget, r["seizures"], force, r["profile"], r["foci"], share, reg
+                )
                 r["seizures"] += new
                 done += sum(s.duration for s in new)
         for r in hosts:
@@ -531,7 +571,11 @@ def _event_times(rng: np.random.Generator, per_min: np.ndarray) -> np.ndarray:
 
 def _ecg(rng: np.random.Generator, n: int, fs: int, uv: float) -> np.ndarray:
     t = np.arange(int(0.6 * fs)) / fs
-    beat = np.exp(-0.5 * ((t - 0.05) / 0.012) ** 2) - 0.3 * np.exp(-0.5 * ((t - 0.075) / 0.01) ** 2) + 0.25 * np.exp(-0.5 * ((t - 0.3) / 0.05) ** 2)
+    beat = (
+        np.exp(-0.5 * ((t - 0.05) / 0.012) ** 2)
+        - 0.3 * np.exp(-0.5 * ((t - 0.075) / 0.01) ** 2)
+        + 0.25 * np.exp(-0.5 * ((t - 0.3) / 0.05) ** 2)
+    )
     rr = 60.0 / rng.uniform(55, 95)
     beats = np.cumsum(rr * (1 + 0.04 * rng.standard_normal(int(n / fs / rr) + 2))) - rr * rng.random()
     x = np.zeros(n + beat.size, dtype=np.float32)
@@ -547,7 +591,9 @@ def _tukey(length: int, frac: float = 0.3) -> np.ndarray:
     return scipy.signal.windows.tukey(length, frac).astype(np.float32)
 
 
-def _add_artifacts(rng: np.random.Generator, x: np.ndarray, eog: np.ndarray, rec: Recording, drowsy: np.ndarray, bg: float) -> list:
+def _add_artifacts(
+    rng: np.random.Generator, x: np.ndarray, eog: np.ndarray, rec: Recording, drowsy: np.ndarray, bg: float
+) -> list:
     """Blinks, muscle, drowsy theta runs and electrode pops, added in place; returns their intervals."""
     fs, n, tr = rec.fs, x.shape[1], rec.traits
     arts: list[tuple[float, float, str]] = []
@@ -653,7 +699,14 @@ def seizure_wave(rng: np.random.Generator, sz: Seizure, fs: int, bg: float) -> n
     out = bg * sz.snr * gain * np.where(tonic[None, :], 0.6 * fast, clonic) * fade
     muscle = np.diff(rng.standard_normal((len(ELECTRODES), L + 1), dtype=np.float32), axis=1)
     temporal = 0.5 + 0.5 * (np.abs(POS[:, 0]) > 0.7)
-    out += bg * rng.uniform(0.5, 1.5) * temporal[:, None] * muscle * fade * np.where(tonic, 1.0, 0.5 + 0.5 * (np.cos(p[0]) > 0.3))
+    out += (
+        bg
+        * rng.uniform(0.5, 1.5)
+        * temporal[:, None]
+        * muscle
+        * fade
+        * np.where(tonic, 1.0, 0.5 + 0.5 * (np.cos(p[0]) > 0.3))
+    )
     return out.astype(np.float32)
 
 
@@ -815,7 +868,10 @@ def _prepare(out: Path) -> None:
         raise InputError(f"{out}: exists and is not a folder; choose a folder path for the corpus")
     if out.is_dir() and any(out.iterdir()):
         if not (out / "SYNTH_INFO.json").is_file():
-            raise InputError(f"{out}: folder is not empty and holds no SYNTH_INFO.json (not a synth corpus); choose an empty or new folder")
+            raise InputError(
+                f"{out}: folder is not empty and holds no SYNTH_INFO.json (not a synth corpus); choose an empty or "
+                "new folder"
+            )
         shutil.rmtree(out / "edf", ignore_errors=True)
         from brain_brr.data.synth_bids import clear
 
@@ -850,13 +906,24 @@ def run_synth(out: Path, cfg: SynthConfig) -> dict:
         "settings": settings,
         "complete": True,
         "splits": splits,
-        "total": {"recordings": len(recs), "hours": round(total_s / 3600, 4), "seizure_fraction": round(sz_s / total_s, 5)},
+        "total": {
+            "recordings": len(recs),
+            "hours": round(total_s / 3600, 4),
+            "seizure_fraction": round(sz_s / total_s, 5),
+        },
         "labels": dict(sorted(Counter(s.label for r in recs for s in r.seizures).items())),
         "seizure_kinds": dict(sorted(Counter(s.kind for r in recs for s in r.seizures).items())),
         "sampling_rates": {str(k): v for k, v in sorted(Counter(r.fs for r in recs).items())},
         "montages": dict(sorted(Counter(r.montage for r in recs).items())),
     }
     write_json_atomic(out / "SYNTH_INFO.json", info)
-    parts = [f"{s}: {v['recordings']} rec, {v['hours']:.2f} h, {v['seizure_events']} seizures, {100 * v['seizure_fraction']:.2f}%" for s, v in splits.items()]
-    print(f"[SYNTH] {out} ({cfg.format}): {len(recs)} recordings, {total_s / 3600:.2f} h | " + " | ".join(parts), flush=True)
+    parts = [
+        f"{s}: {v['recordings']} rec, {v['hours']:.2f} h, {v['seizure_events']} seizures, "
+        f"{100 * v['seizure_fraction']:.2f}%"
+        for s, v in splits.items()
+    ]
+    print(
+        f"[SYNTH] {out} ({cfg.format}): {len(recs)} recordings, {total_s / 3600:.2f} h | " + " | ".join(parts),
+        flush=True,
+    )
     return info

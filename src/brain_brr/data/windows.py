@@ -39,7 +39,9 @@ def window_starts(duration_s: float, window_s: int, stride_s: int) -> np.ndarray
     return np.arange(int((duration_s - window_s + 1e-9) // stride_s) + 1, dtype=np.int32)
 
 
-def window_table(labels: np.ndarray, duration_s: float, *, window_s: int, stride_s: int, label_rate: int) -> dict[str, np.ndarray]:
+def window_table(
+    labels: np.ndarray, duration_s: float, *, window_s: int, stride_s: int, label_rate: int
+) -> dict[str, np.ndarray]:
     """Columns ``seg0``, ``start_s``, ``seizure_frac``, ``is_pos`` of one recording's windows."""
     seg0 = window_starts(duration_s, window_s, stride_s)
     steps = window_s * label_rate
