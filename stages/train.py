@@ -1,8 +1,9 @@
 """Stage train: the detector, trained with the positive-aware balanced sampler and focal loss.
 
-Reads data.processed and metrics/stats.json; writes models/detector (weights, config and
-thresholds chosen on dev), models/checkpoints/{best,last}.pt, metrics/train.json and
-reports/train/history.csv. Red flags: a defence switched off (before any data is read),
+Reads data.processed and metrics/stats.json; writes models/detector/{model.pt,config.json}
+(weights and everything predict needs but the thresholds, which the next stage chooses on dev),
+models/checkpoints/{best,last}.pt, metrics/train.json, reports/train/history.csv and its picture
+reports/train/history.png. Red flags: a defence switched off (before any data is read),
 no_positive_windows, and per epoch zero_positive_batch, low_batch_pos_ratio, auroc_collapse,
 nonfinite_loss; all_predictions_zero for the best weights.
 
@@ -32,9 +33,7 @@ from brain_brr.data.stats import load_stats, train_pos_weight
 from brain_brr.data.store import tables_digest
 from brain_brr.device import resolve_device, torch_device
 from brain_brr.errors import InputError
-from brain_brr.eval.operating_point import select_operating_point
 from brain_brr.stage import stage_main
-from brain_brr.tracking.model import log_detector
 from brain_brr.tracking.run import StageRun, UntrackedRun, repo_root
 from brain_brr.train.checkpoint import fingerprint_differences, load_checkpoint, training_fingerprint
 from brain_brr.train.distributed import DistInfo, init_distributed, shutdown
@@ -49,12 +48,15 @@ from brain_brr.train.loop import (
     write_history,
 )
 from brain_brr.train.model import save_detector
+from brain_brr.train.plots import plot_history
 
 STATS = "metrics/stats.json"
 DETECTOR = "models/detector"
 CHECKPOINTS = "models/checkpoints"
 METRICS = "metrics/train.json"
 HISTORY = "reports/train/history.csv"
+HISTORY_PNG = "reports/train/history.png"
+CORPUS_KEYS = ("root", "format", "split", "processed")  # which corpus: ingest's business, not the model's
 POS_WEIGHT_BATCHES = 50  # batches sampled to estimate pos_weight when train.pos_weight_source=batches
 
 
@@ -221,7 +223,7 @@ def build_trainer(params: Params, device: torch.device, dist: DistInfo, run: Any
 
 
 def finish(params: Params, trainer: Trainer, device: torch.device, dist: DistInfo, run: Any) -> None:
-    """Best weights: the collapse check, the checklist, thresholds chosen on dev, the model directory."""
+    """Best weights: the collapse check, the checklist, the model directory (thresholds: the next stage)."""
     root = repo_root()
     final = trainer.finish()
     for item, ok in final.checks.items():
@@ -237,21 +239,21 @@ def finish(params: Params, trainer: Trainer, device: torch.device, dist: DistInf
     run.stop_if_flagged()  # a collapsed model never lands in models/detector under guards.strict
     if not dist.is_main:
         return
-    processed = params.resolve(params.data.processed, root)
-    thresholds = select_operating_point(trainer.model, params, processed, str(device))
+    # The model directory records the settings that made it and no other (dvc.yaml: the train stage's params).
+    settings = params.outcome_dump()
+    settings["data"] = {k: v for k, v in settings["data"].items() if k not in CORPUS_KEYS}
     config = {
-        "model": params.model.model_dump(),
-        "data": params.data.model_dump(),
+        "model": settings["model"],
+        "data": settings["data"],
         "label_rate": params.data.label_rate,
-        "thresholds": thresholds,
-        "train_params": params.model_dump(),
+        "train_params": {k: v for k, v in settings.items() if k not in ("synth", "eval")},
         "mlflow_run_id": run.run_id,
         "group": run.group,
     }
     save_detector(root / DETECTOR, trainer.model, config)
     write_history(root / HISTORY, trainer.state.history)
-    if run.run_id is not None:
-        log_detector(root / DETECTOR, params.mlflow.registered_model, run.red_flags)
+    plot_history(root / HISTORY_PNG, trainer.state.history)
+    run.artifact(root / HISTORY_PNG, "train")
     best = trainer.state.summary()["val_auroc_best"]
     run.metrics({"val_auroc_best": best or float("nan"), "val_pred_pos_rate_best": final.val_pred_pos_rate})
     print(

@@ -26,6 +26,10 @@ from brain_brr.errors import ConfigError
 
 ALPHA_NEUTRAL_TOL = 1e-6
 
+# Keys that say only how fast, where or how patiently: no output of any stage depends on them, so no stage
+# lists them under its `params:` in dvc.yaml (changing one reruns nothing but `validate`), and no output holds them.
+OPERATIONAL_KEYS = ("data.workers", "train.num_workers", "mlflow.")
+
 
 def alpha_is_neutral(alpha: float) -> bool:
     """The double-count guard's test: pos_weight reaches a focal loss only when alpha is 0.5."""
@@ -271,6 +275,10 @@ class Params(_Section):
             return False
         return self.loss == "bce" or alpha_is_neutral(self.focal_alpha)
 
+    def outcome_dump(self) -> dict[str, Any]:
+        """``model_dump()`` without :data:`OPERATIONAL_KEYS`: what an output may record of its settings."""
+        return _unflatten({k: v for k, v in self.flat().items() if not is_operational(k)})
+
     def flat(self) -> dict[str, Any]:
         """Dotted-key view (``data.window_s``) for MLflow params."""
         return _flatten(self.model_dump())
@@ -287,6 +295,22 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
+    return out
+
+
+def is_operational(key: str) -> bool:
+    """A dotted key that changes no output (:data:`OPERATIONAL_KEYS`)."""
+    return any(key == k or (k.endswith(".") and key.startswith(k)) for k in OPERATIONAL_KEYS)
+
+
+def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
     return out
 
 

@@ -50,12 +50,20 @@ def test_short_training_learns(tmp_path, mlflow_store, capsys):
     assert len(hist) == 3 * params.train.steps_per_epoch
     model, config = load_detector(tmp_path / "models/detector")
     assert config["mlflow_run_id"] == run.info.run_id and config["group"] == run.data.tags["brain_brr.group"]
-    assert {"tau_on", "tau_off", "min_duration_s", "merge_gap_s", "max_duration_s"} <= set(config["thresholds"])
+    assert "thresholds" not in config  # chosen on dev by the next stage
+    assert "workers" not in config["data"] and "mlflow" not in config["train_params"]  # only what made the model
     assert model(torch.zeros(1, 19, 20 * 64)).shape == (1, 20)
     lines = (tmp_path / "reports/train/history.csv").read_text().splitlines()
     assert lines[0] == "epoch,val_auroc,val_pred_pos_rate,loss,lr" and len(lines) == 4
+    assert (tmp_path / "reports/train/history.png").read_bytes()[:4] == b"\x89PNG"
+    assert not MlflowClient().search_model_versions("name = 'brain-brr-detector'")
+
+    run_stage("thresholds", params)
+    _, config = load_detector(tmp_path / "models/detector")
+    assert {"tau_on", "tau_off", "min_duration_s", "merge_gap_s", "max_duration_s"} <= set(config["thresholds"])
     (version,) = MlflowClient().search_model_versions("name = 'brain-brr-detector'")
     assert version.run_id == run.info.run_id  # registered, with the train run as its source
+    assert MlflowClient().get_run(run.info.run_id).info.status == "FINISHED"
 
 
 def test_pos_weight_from_sampled_batches(tmp_path, mlflow_store, capsys):

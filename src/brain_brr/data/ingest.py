@@ -10,9 +10,12 @@ first, and returns a small row, so memory does not grow with the corpus.
 (the stage's MLflow run) overlaps it.
 
 Restartable: every file is written to a temporary name and renamed. A segment
-file carries the recording's fingerprint (EDF size and mtime, annotation bytes,
-preprocessing params, :data:`FORMAT_VERSION`) with its table row and issues, so
-an unchanged recording is reused without reprocessing. The tables are removed
+file carries the recording's fingerprint (sha256 of the EDF and annotation bytes, the
+path relative to ``data.root``, preprocessing params, :data:`FORMAT_VERSION`) with its
+table row and issues, so an unchanged recording is reused without reprocessing. The
+fingerprint holds no file time and no absolute path: the same recordings give the same
+bytes in ``data.processed`` on every machine and clone (the DVC hash MLflow shows as
+``dvc.data_version``). The tables are removed
 when a run starts and written when it ends, so a killed run leaves nothing the
 next stage reads as valid, and the rerun redoes only unfinished recordings.
 
@@ -137,13 +140,18 @@ def _annotation_file(edf: Path) -> Path | None:
     return annotation_path(edf)
 
 
+def _sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def fingerprint(task: Task, cfg: DataConfig) -> str:
-    st = task.edf.stat()
+    """What the segment file is a function of: content, not file times (hashing costs ~1 s per GB, once)."""
     ann = _annotation_file(task.edf)
-    ann_id = [ann.name, hashlib.sha256(ann.read_bytes()).hexdigest()] if ann else None
+    ann_id = [ann.name, _sha256(ann)] if ann else None
     key = {
         "format": FORMAT_VERSION,
-        "edf": [task.rel, st.st_size, st.st_mtime_ns],
+        "edf": [task.rel, _sha256(task.edf)],
         "annotation": ann_id,
         "params": {k: getattr(cfg, k) for k in _FINGERPRINT_KEYS},
     }

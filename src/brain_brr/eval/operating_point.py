@@ -1,4 +1,4 @@
-"""Operating points chosen on the dev split (never eval) at the end of training: one per false-alarm target.
+"""Operating points chosen on the dev split (never eval) after training (the thresholds stage): one per FA target.
 
 For each target ``r`` of ``eval.fa_targets`` (false alarms per 24 h) the wanted ``tau_on`` is
 the most sensitive one whose false-alarm rate is at most ``r`` (``tau_off = tau_on *
@@ -32,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from brain_brr.atomic import write_json_atomic
 from brain_brr.eval.postprocess import events_for, thresholds_from_params
 from brain_brr.eval.scoring import ovlp_sweep, threshold_grid
+from brain_brr.train.model import THRESHOLDS_FILE
 
 DEV_FA_BUDGET = 10.0
 TOP_TAU = float(threshold_grid()[-1])
@@ -217,3 +219,8 @@ def select_operating_point(model: Any, params: Any, processed: Path, device: str
             flush=True,
         )
     return out
+
+
+def write_thresholds(model_dir: Path, thresholds: dict[str, Any]) -> None:
+    """``thresholds.json`` beside the detector's weights (``load_detector`` returns it as ``config["thresholds"]``)."""
+    write_json_atomic(model_dir / THRESHOLDS_FILE, thresholds)

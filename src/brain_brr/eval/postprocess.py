@@ -109,11 +109,17 @@ def thresholds_from_params(eval_cfg: Any) -> dict[str, float]:
 
 
 def thresholds_from_config(config: dict[str, Any], model_dir: Path) -> dict[str, float]:
-    """The post-processing keys of a model directory's ``config.json``."""
-    th = config.get("thresholds") or {}
+    """The post-processing keys of a model directory (its ``thresholds.json``, as ``load_detector`` returns it)."""
+    th = config.get("thresholds")
+    if th is None:
+        raise InputError(
+            f"{Path(model_dir) / 'thresholds.json'}: missing: no operating point chosen for this detector yet; "
+            "choose them on dev with `dvc repro thresholds`"
+        )
     missing = [k for k in THRESHOLD_KEYS if k not in th]
     if missing:
         raise InputError(
-            f"{Path(model_dir) / 'config.json'}: thresholds lack {', '.join(missing)}; retrain with `dvc repro train`"
+            f"{Path(model_dir) / 'thresholds.json'}: lacks {', '.join(missing)}; "
+            "choose them again with `dvc repro thresholds`"
         )
     return {k: float(th[k]) for k in THRESHOLD_KEYS}

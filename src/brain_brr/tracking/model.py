@@ -94,6 +94,25 @@ def log_detector(model_dir: Path, registered_name: str, red_flags: list[str]) ->
         print(f"[MLFLOW] model logged to the run, not registered: red flag(s) {', '.join(red_flags)}", flush=True)
 
 
+def log_detector_to_run(run_id: str | None, model_dir: Path, registered_name: str, red_flags: list[str]) -> None:
+    """:func:`log_detector` into the training's run (the registered version's source run), its status kept."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    if not run_id:
+        print("[MLFLOW] the detector names no training run: model not logged", flush=True)
+        return
+    client = MlflowClient()
+    try:
+        status = client.get_run(run_id).info.status
+    except MlflowException:
+        print(f"[MLFLOW] training run {run_id} is not in this MLflow store: model not logged", flush=True)
+        return
+    with mlflow.start_run(run_id=run_id, nested=True):
+        log_detector(model_dir, registered_name, red_flags)
+    client.set_terminated(run_id, status)  # a FAILED training stays FAILED
+
+
 def _log(model_dir: Path, registered_name: str | None) -> str | None:
     import warnings
 

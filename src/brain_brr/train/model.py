@@ -160,4 +160,21 @@ def load_detector(model_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
             f"{model_dir}: model.pt and config.json do not fit together ({first}); retrain with `dvc repro train`"
         ) from None
     model.eval()
-    return model, config
+    return model, {**config, **_thresholds_file(model_dir)}
+
+
+THRESHOLDS_FILE = "thresholds.json"  # written beside the weights by the thresholds stage (chosen on dev)
+
+
+def _thresholds_file(model_dir: Path) -> dict[str, Any]:
+    """``{"thresholds": ...}`` from ``thresholds.json`` when the thresholds stage has written it, else nothing."""
+    path = model_dir / THRESHOLDS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        thresholds = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not readable JSON ({exc}); choose them again with `dvc repro thresholds`") from None
+    if not isinstance(thresholds, dict):
+        raise InputError(f"{path}: not a JSON object; choose them again with `dvc repro thresholds`")
+    return {"thresholds": thresholds}
