@@ -179,6 +179,9 @@ def test_readme_experiments_do_what_the_readme_says_in_order(project):
         else:
             assert comment.startswith("runs to the end"), comment
             assert proc.returncode == 0, (command, out[-3000:])
+            if "only thresholds and evaluate rerun" in comment:  # post-processing never retrains
+                assert "Running stage 'thresholds'" in out and "Running stage 'evaluate'" in out, out[-3000:]
+                assert "Running stage 'train'" not in out and "Running stage 'ingest'" not in out, out[-3000:]
         # --temp: the workspace never changes
         assert (project / "params.yaml").read_text() == before, command
         assert (project / "models/detector/model.pt").is_file()
@@ -192,7 +195,7 @@ def test_readme_experiments_do_what_the_readme_says_in_order(project):
 
 def test_queued_experiments_in_parallel_log_to_workspace_store(project):
     before = len(_runs(project, "tags.`dvc.stage` = 'evaluate'"))
-    # Post-processing settings: only evaluate reruns, so the queue mechanics are tested in seconds.
+    # Post-processing settings: only thresholds and evaluate rerun, so the queue mechanics are tested in seconds.
     _run(["dvc", "exp", "run", "--queue", "-S", "eval.min_duration_s=5"], project)
     _run(["dvc", "exp", "run", "--queue", "-S", "eval.min_duration_s=8"], project)
     _run(["dvc", "queue", "start", "-j", "2"], project)
