@@ -27,5 +27,5 @@ bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/bench_train.py
 
 ui: install
-	@echo "MLflow UI: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning (Ctrl-C to stop)"
+	@echo "MLflow UI, the brain-brr runs table: $$($(BIN)/python -m brain_brr.tracking.ui 5000) (Ctrl-C to stop)"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --default-artifact-root $(CURDIR)/mlartifacts --host 127.0.0.1 --port 5000

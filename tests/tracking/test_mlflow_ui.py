@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from brain_brr.config import parse_params
 from brain_brr.tracking.run import StageRun
-from brain_brr.tracking.ui import chromium_page, chromium_path, experiment_url, mlflow_server
+from brain_brr.tracking.ui import chromium_page, chromium_path, experiment_url, mlflow_server, run_url
 
 pytestmark = pytest.mark.slow
 
@@ -47,11 +47,11 @@ def test_parent_runs_children_and_red_flags_in_the_browser(mlflow_store, monkeyp
         assert page.get_by_text("6 matching runs").count() == 1  # two parents, four stage runs nested under them
         assert page.get_by_text("Model training").count() >= 1
 
-        page.goto(f"{url}/#/experiments/{exp.experiment_id}/runs/{failed_id}", wait_until="load")
+        page.goto(run_url(url, exp.experiment_id, failed_id), wait_until="load")
         page.wait_for_selector("text=focal_alpha_not_neutral")
         body = page.inner_text("body")
         assert "Failed" in body and "red_flags" in body and "exp-alpha/train" in body
 
-        page.goto(f"{url}/#/experiments/{exp.experiment_id}/runs/{ok_id}", wait_until="load")
+        page.goto(run_url(url, exp.experiment_id, ok_id), wait_until="load")
         page.wait_for_selector("text=Finished")
         assert "focal_alpha_not_neutral" not in page.inner_text("body")

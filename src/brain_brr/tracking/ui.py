@@ -116,3 +116,27 @@ def screenshot(page: object, path: str | Path) -> Path:
 def experiment_url(base: str, experiment_id: str) -> str:
     """The experiment's runs table in the UI's model-training view (the UI itself opens in its GenAI view)."""
     return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def run_url(base: str, experiment_id: str, run_id: str) -> str:
+    """A run's page in the model-training view."""
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m brain_brr.tracking.ui [PORT]``: the address of the experiment's runs table (``make ui``)."""
+    from brain_brr.config import load_params
+    from brain_brr.errors import ConfigError
+    from brain_brr.tracking.run import ensure_experiment, repo_root
+
+    port = (argv if argv is not None else sys.argv[1:] or ["5000"])[0]
+    try:
+        name = load_params(repo_root() / "params.yaml").mlflow.experiment
+    except ConfigError:
+        name = "brain-brr"
+    print(experiment_url(f"http://127.0.0.1:{port}", ensure_experiment(name)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
