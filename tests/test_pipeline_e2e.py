@@ -153,9 +153,9 @@ def test_repro_is_up_to_date_the_second_time(project):
 
 
 def _readme_experiments() -> list[tuple[str, str]]:
-    """(command, comment) of each `dvc exp run` line of the README's first Experiments block."""
+    """(command, comment) of each `dvc exp run` line of the README's first "Running experiments" block."""
     text = (REPO / "README.md").read_text()
-    block = text.split("## Experiments", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    block = text.split("## Running experiments", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     lines = [ln for ln in block.splitlines() if ln.startswith("dvc exp run")]
     return [tuple(part.strip() for part in ln.split("#", 1)) for ln in lines]
 
