@@ -3,6 +3,8 @@
 # `make lint`:  ruff (lint and format check), as CI runs it.
 VENV := .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers for `make test`; each keeps to one core (tests/conftest.py).
+TEST_WORKERS ?= 2
 
 .PHONY: install repro test lint bench ui
 
@@ -16,7 +18,7 @@ repro: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

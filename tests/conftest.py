@@ -15,6 +15,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs `-n 2`) each worker keeps to one core: two workers fit two cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # the stage processes the tests start inherit it
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow modules (DVC pipelines in a scratch repository) first: xdist hands whole files to workers in
+    this order, so the longest files start at once instead of finishing last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @functools.cache
 def stage(name: str) -> ModuleType:
     """The module ``stages/<name>.py`` (what `dvc repro` runs), imported once per session."""
