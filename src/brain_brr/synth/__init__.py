@@ -17,7 +17,7 @@ Nothing under :mod:`brain_brr.data` imports this package: real recordings never 
 """
 
 from brain_brr.synth.corpus import run_synth
-from brain_brr.synth.plan import Recording, plan_corpus
+from brain_brr.synth.plan import plan_corpus
 from brain_brr.synth.render import render
 
-__all__ = ["Recording", "plan_corpus", "render", "run_synth"]
+__all__ = ["plan_corpus", "render", "run_synth"]
