@@ -66,7 +66,7 @@ def machine() -> str:
 def make_corpus(root: Path) -> None:
     """``brain-brr synth`` defaults, plus a 60-min 250 Hz recording and a 20-min 1000 Hz one."""
     from brain_brr.config import SynthConfig
-    from brain_brr.data.synth import run_synth
+    from brain_brr.synth import run_synth
 
     run_synth(root, SynthConfig())
     _extra_recording(root, "longlong", minutes=60.0, fs=250, seed=1)
@@ -79,7 +79,7 @@ def _extra_recording(root: Path, patient: str, minutes: float, fs: int, seed: in
 
     from brain_brr.data.annotations import write_csv_bi
     from brain_brr.data.channels import CHANNELS
-    from brain_brr.data.edfwrite import write_edf
+    from brain_brr.synth.edfwrite import write_edf
 
     rng = np.random.default_rng(seed)
     n, seconds = int(minutes * 60 * fs), int(minutes * 60)

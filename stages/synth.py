@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 
 from brain_brr.config import Params
-from brain_brr.data.synth import run_synth
 from brain_brr.stage import stage_main
+from brain_brr.synth import run_synth
 from brain_brr.tracking.run import StageRun, repo_root
 
 CORPUS = "data/synth"

@@ -15,7 +15,7 @@ from brain_brr.stage import exit_code, load_stage_params
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from brain_brr.config import parse_params
-    from brain_brr.data.synth import run_synth
+    from brain_brr.synth import run_synth
 
     given = {
         k: getattr(args, k)

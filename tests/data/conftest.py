@@ -11,7 +11,7 @@ import pytest
 from brain_brr.config import Params, parse_params
 from brain_brr.data.annotations import write_csv_bi
 from brain_brr.data.channels import CHANNELS
-from brain_brr.data.edfwrite import write_edf
+from brain_brr.synth.edfwrite import write_edf
 
 EEG_LABELS = [f"EEG {c}-REF" for c in CHANNELS]
 

@@ -5,8 +5,8 @@ from scipy import signal as sps
 from brain_brr.config import DataConfig
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.edf import EdfError, read_eeg
-from brain_brr.data.edfwrite import write_edf
 from brain_brr.errors import InputError
+from brain_brr.synth.edfwrite import write_edf
 
 from .conftest import EEG_LABELS, eeg
 

@@ -10,8 +10,8 @@ import pytest
 from brain_brr.config import SynthConfig, parse_params
 from brain_brr.data.channels import canonical_channel
 from brain_brr.data.layout import assign_subjects, bids_entities, detect_format, discover, read_split_file
-from brain_brr.data.synth import run_synth
 from brain_brr.errors import InputError, RedFlagStop
+from brain_brr.synth import run_synth
 from tests.conftest import run_stage
 
 

@@ -12,11 +12,11 @@ import pytest
 
 from brain_brr.data.annotations import read_csv_bi, write_csv_bi
 from brain_brr.data.channels import CHANNELS
-from brain_brr.data.edfwrite import write_edf
 from brain_brr.data.events_tsv import read_events_tsv
 from brain_brr.eval.postprocess import events_for
 from brain_brr.eval.score_files import seizure_events
 from brain_brr.eval.scoring import score_recording, summarise_scores
+from brain_brr.synth.edfwrite import write_edf
 from brain_brr.train.model import save_detector
 from tests.eval.helpers import model_config
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from brain_brr.data.edf import edf_info
-from brain_brr.data.edfwrite import write_edf
 from brain_brr.data.events_tsv import HEADER_LINE, read_events_tsv
+from brain_brr.synth.edfwrite import write_edf
 from brain_brr.train.model import save_detector
 from tests.conftest import REPO
 from tests.eval.helpers import model_config

@@ -14,9 +14,10 @@ from brain_brr.cli import main
 from brain_brr.config import DataConfig, SynthConfig
 from brain_brr.data.annotations import read_csv, read_csv_bi
 from brain_brr.data.edf import preprocess
-from brain_brr.data.synth import ELECTRODES, plan_corpus, render, run_synth, tcp_channels
-from brain_brr.data.synth_hard import HARD
 from brain_brr.eval.baseline import line_length_score
+from brain_brr.synth import plan_corpus, render, run_synth
+from brain_brr.synth.scalp import ELECTRODES, tcp_channels
+from brain_brr.synth.seizures import HARD
 
 CONFOUNDERS = {"chewing", "muscle_run", "theta_run", "delta_run", "spindle", "kcomplex"}
 CONFOUNDERS |= {"flutter", "eye_move", "pop_train", "sweat"}

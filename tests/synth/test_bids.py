@@ -11,8 +11,8 @@ import pytest
 from brain_brr.cli import main
 from brain_brr.config import SynthConfig
 from brain_brr.data.events_tsv import read_events_tsv
-from brain_brr.data.synth import plan_corpus, run_synth
-from brain_brr.data.synth_bids import BidsNames
+from brain_brr.synth import plan_corpus, run_synth
+from brain_brr.synth.bids import BidsNames
 
 SZCORE_CHANNELS = [
     "Fp1",

@@ -5,7 +5,7 @@ common-average reference at 256 Hz (``Fp1-Avg`` ... ``T6-Avg``) and writes, per 
 ``sub-<id>/ses-<id>/eeg/sub-<id>_ses-<id>_task-szMonitoring_run-<id>_eeg.edf`` with its
 ``_eeg.json`` sidecar and ``_events.tsv``; ``participants.tsv`` at the root (for TUSZ with
 the original split in a ``split`` column). This module does the same to the recordings
-:func:`brain_brr.data.synth.plan_corpus` plans and :func:`brain_brr.data.synth.render`
+:func:`brain_brr.synth.plan.plan_corpus` plans and :func:`brain_brr.synth.render.render`
 renders: same seizures, same durations, same subjects per split.
 """
 
@@ -19,7 +19,9 @@ import numpy as np
 from brain_brr.atomic import atomic_path, write_json_atomic
 from brain_brr.data.channels import CHANNELS
 from brain_brr.data.events_tsv import write_events_tsv
-from brain_brr.data.synth import Recording, render
+from brain_brr.synth.edfwrite import write_edf
+from brain_brr.synth.plan import Recording
+from brain_brr.synth.render import render
 
 FS = 256
 TASK = "szMonitoring"
@@ -106,9 +108,8 @@ def standardised(rec: Recording) -> np.ndarray:
     return x[:, : rec.duration * FS]
 
 
-def write_bids_recording(root: Path, rec: Recording, names: BidsNames) -> None:
-    from brain_brr.data.edfwrite import write_edf
-
+def write_recording(root: Path, rec: Recording, names: BidsNames) -> None:
+    """The EDF of one recording at its BIDS path, with its ``_eeg.json`` sidecar and ``_events.tsv``."""
     path = root / names.rel_path(rec)
     x = standardised(rec)
     write_edf(path, list(x), [channel_label(c) for c in BIDS_CHANNELS], [FS] * len(BIDS_CHANNELS), start=rec.start)

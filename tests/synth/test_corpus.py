@@ -14,18 +14,12 @@ from brain_brr.cli import main
 from brain_brr.config import SynthConfig
 from brain_brr.data.annotations import read_csv, read_csv_bi
 from brain_brr.data.channels import map_channels
-from brain_brr.data.synth import (
-    ELECTRODES,
-    RATES,
-    SPLITS,
-    corpus_summary,
-    plan_corpus,
-    render,
-    run_synth,
-    tcp_channels,
-    write_corpus_recording,
-)
+from brain_brr.data.splits import SPLITS
 from brain_brr.errors import InputError
+from brain_brr.synth import plan_corpus, render, run_synth
+from brain_brr.synth.plan import RATES, corpus_summary
+from brain_brr.synth.scalp import ELECTRODES, tcp_channels
+from brain_brr.synth.tusz import write_recording
 
 TUSZ_PATH = re.compile(
     r"^edf/(train|dev|eval)/([a-z]{8})/(s\d{3})_(\d{4})/(01_tcp_ar|02_tcp_le|03_tcp_ar_a)/\2_\3_t\d{3}\.edf$"
@@ -108,7 +102,7 @@ def test_file_without_fz_and_with_every_extra_channel(tmp_path):
         "PHOTIC-REF",
     )
     rec = replace(rec, missing="FZ", extras=extras, status_channels=True)
-    write_corpus_recording(tmp_path, rec)
+    write_recording(tmp_path, rec)
     raw = mne.io.read_raw_edf(tmp_path / rec.rel_path, preload=True, verbose="error")
     assert "EEG FZ-REF" not in raw.ch_names and "EEG PZ-REF" in raw.ch_names
     assert set(extras) | {"IBI", "BURSTS", "SUPPR"} <= set(raw.ch_names)
