@@ -88,3 +88,7 @@ def test_score_reports_types_and_latency_when_the_references_carry_types(tmp_pat
     write_csv_bi(tmp_path / "hyp2" / "aaaa_s001_t000.csv_bi", [(14.0, 40.0)], 600.0)
     out = score_json(score_dirs(tmp_path / "ref2", tmp_path / "hyp2")[0])
     assert "seizure_types" not in out and out["latency"]["per_subject"]["aaaa"]["median_s"] == 4.0
+    (tmp_path / "ref2" / "aaaa_s001_t000.csv").write_text(CSV)  # TUSZ: the per-channel file beside it has types
+    write_csv_bi(tmp_path / "ref2" / "aaaa_s001_t000.csv_bi", [(95.0, 140.0), (400.0, 432.0)], 600.0)
+    out = score_json(score_dirs(tmp_path / "ref2", tmp_path / "hyp2")[0])
+    assert {k: v["n_ref"] for k, v in out["seizure_types"].items()} == {"fnsz": 1, "gnsz": 1}

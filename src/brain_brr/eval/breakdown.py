@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brain_brr.data.annotations import Annotation, merge_intervals
+from brain_brr.data.annotations import Annotation, annotation_for, merge_intervals, read_csv
 from brain_brr.eval.scoring import Interval, szcore_counts
 
 UNTYPED = "unknown"
@@ -31,6 +31,15 @@ def typed_seizures(ann: Annotation) -> list[tuple[float, float, str]]:
         if e.is_seizure:
             by_type.setdefault(e.label.strip().lower(), []).append((e.start, e.stop))
     return sorted((s, t, label) for label, ivs in by_type.items() for s, t in merge_intervals(ivs))
+
+
+def typed_seizures_of(path: Path, ann: Annotation | None = None) -> list[tuple[float, float, str]]:
+    """The typed seizures of one recording: from the TUSZ per-channel ``.csv`` beside ``path`` (an EDF or a
+    ``.csv_bi``, which says only ``seiz``) when there is one, else from ``ann`` or the annotation beside the EDF."""
+    csv = path.with_suffix(".csv")
+    if csv.is_file():
+        return typed_seizures(read_csv(csv))
+    return typed_seizures(ann if ann is not None else annotation_for(path))
 
 
 def _overlap(a: Interval, b: tuple[float, float, str] | Interval) -> float:
@@ -127,14 +136,13 @@ def recording_types(rec_ids: list[str], refs: list[list[Interval]], processed: P
     (``unknown`` where that file is gone or unreadable: the processed data keep no types)."""
     import pandas as pd
 
-    from brain_brr.data.annotations import annotation_for
     from brain_brr.errors import InputError
 
     paths = pd.read_parquet(processed / "recordings.parquet").set_index("rec_id")["path"]
     out = []
     for rec_id, ref in zip(rec_ids, refs):
         try:
-            typed = typed_seizures(annotation_for(root / paths[rec_id]))
+            typed = typed_seizures_of(root / paths[rec_id])
         except (InputError, OSError, KeyError) as exc:
             print(f"[EVAL] {rec_id}: seizure types unknown ({str(exc).splitlines()[0]})", flush=True)
             typed = []

@@ -23,7 +23,7 @@ from brain_brr.atomic import write_json_atomic
 from brain_brr.data.annotations import Annotation, is_seizure_label, read_csv_bi
 from brain_brr.data.events_tsv import is_events_tsv, read_events_tsv
 from brain_brr.errors import InputError
-from brain_brr.eval.breakdown import UNTYPED, latency_table, type_table, typed_seizures, types_of
+from brain_brr.eval.breakdown import UNTYPED, latency_table, type_table, typed_seizures_of, types_of
 from brain_brr.eval.scoring import RecordingScore, format_table, score_recording, summarise_scores
 
 DURATION_TOL_S = 0.01
@@ -131,7 +131,7 @@ def score_dirs(ref_dir: Path, hyp_dir: Path) -> tuple[dict, list[tuple[str, Reco
         nedc = (nedc_seizures(ref, duration), nedc_seizures(hyp, duration))
         r, h = seizure_events(ref), seizure_events(hyp)
         rows.append((key, score_recording(r, h, duration, nedc=nedc)))
-        events.append((r, types_of(r, typed_seizures(ref)), h, duration))
+        events.append((r, types_of(r, typed_seizures_of(refs[key], ref)), h, duration))
     subjects = [subject_of(k) for k, _ in rows]
     return {**summarise_scores([s for _, s in rows], subjects), **breakdown(events, subjects)}, rows
 
