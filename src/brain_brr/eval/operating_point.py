@@ -9,9 +9,10 @@ split of ``H`` hours the target allows ``k = r * H / 24`` false alarms:
   when it and every threshold above it have at most ``k`` dev false alarms
   (:func:`within_budget`), and when the Poisson fit of the false-alarm tail (below) expects
   at most ``k`` there too (a smoothed curve: one lucky threshold where dev shows fewer
-  false alarms than its neighbours is not taken; without a fit, the counts alone); among those, the one that detects the most (:func:`most_detecting`):
-  OVLP sensitivity first, then the fraction of dev seizure time inside a detection
-  (:func:`covered_time`), then fewer false alarms. With few dev seizures many thresholds tie
+  false alarms than its neighbours is not taken; without a fit, the counts alone); among
+  those, the one that detects the most (:func:`most_detecting`): OVLP sensitivity first,
+  then the fraction of dev seizure time inside a detection (:func:`covered_time`), then
+  fewer false alarms. With few dev seizures many thresholds tie
   on OVLP sensitivity; the seizure time still grows as the threshold falls, so the rule spends
   the budget instead of taking the most conservative threshold of the plateau;
 - ``k < 1``, dev is too short (1.3 h: one false alarm is already 18 per 24 h), and the curve
