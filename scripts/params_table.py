@@ -34,8 +34,14 @@ def leaf_keys(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def changed(value: Any) -> Any:
+# Keys whose other value must have a shape dvc.yaml can use (eval.external feeds a `foreach`).
+OTHER_VALUES = {"eval.external": [{"name": "other-center", "root": "data/other"}]}
+
+
+def changed(key: str, value: Any) -> Any:
     """Another value of the same kind (DVC compares values; they need not be valid for the schema)."""
+    if key in OTHER_VALUES:
+        return OTHER_VALUES[key] if value != OTHER_VALUES[key] else []
     if isinstance(value, bool):
         return not value
     if isinstance(value, (int, float)):
@@ -92,7 +98,7 @@ def measure() -> dict[str, list[str]]:
         table = {}
         for key, value in leaf_keys(params).items():
             edited = yaml.safe_load(yaml.safe_dump(params))
-            _set(edited, key, changed(value))
+            _set(edited, key, changed(key, value))
             (scratch / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
             table[key] = stale_stages(scratch)
         return table
@@ -115,7 +121,8 @@ def render(table: dict[str, list[str]], order: list[str]) -> str:
         "|---|---|",
     ]
     for key, stale in table.items():
-        rest = [s for s in order if s in stale and s != "validate"]
+        named = {s.split("@")[0] for s in stale}  # a `foreach` stage's instances: "external@0" -> "external"
+        rest = [s for s in order if s in named and s != "validate"]
         lines.append(f"| `{key}` | {', '.join(f'`{s}`' for s in rest) or 'none'} |")
     return "\n".join(lines) + "\n"
 

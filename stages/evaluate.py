@@ -1,7 +1,9 @@
 """Stage evaluate: the trained detector and the line-length baseline on the eval split.
 
 Reads data.processed and models/detector; writes metrics/eval.json and reports/eval/
-(per-recording table, hypothesis .csv_bi files, DVC plot CSVs, example figure). The
+(per-recording table, hypothesis .csv_bi files, DVC plot CSVs, example figure; sensitivity
+per seizure type, read from the annotations under data.root, and the onset latency of
+detected seizures with its histogram). The
 metrics, figures and red flags are also copied into the training run, so MLflow shows a
 model's params beside its eval scores, and the registered model version is tagged with
 them. Red flags: trained_without_defences,
@@ -14,6 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from brain_brr import guards
 from brain_brr.atomic import write_json_atomic
 from brain_brr.config import Params
@@ -21,12 +25,14 @@ from brain_brr.data.annotations import write_csv_bi
 from brain_brr.data.checks import check_processed
 from brain_brr.device import resolve_device
 from brain_brr.errors import InputError
+from brain_brr.eval.breakdown import latency_table, plot_delays, recording_types, type_table
 from brain_brr.eval.evaluate import (
     file_stem,
     line_length_baseline,
     recordings_table,
     score_operating_points,
     score_predictions,
+    subject_of,
     subjects_table,
     train_params_of,
 )
@@ -44,7 +50,7 @@ METRICS = "metrics/eval.json"
 REPORTS = "reports/eval"
 FIGURES = (
     *("examples.png", "roc.png", "pr.png", "sens_fa.png", "roc.csv", "pr.csv", "sens_fa.csv", "recordings.csv"),
-    "subjects.csv",
+    *("subjects.csv", "seizure_types.csv", "latency.csv", "latency.png"),
 )
 
 
@@ -96,8 +102,10 @@ def run(params: Params) -> None:
             "baseline": baseline,
             "thresholds": {**thresholds, "criterion": config["thresholds"].get("criterion", "")},
             "counts": {**result["counts"], "steps": int(sum(len(p.probs) for p in preds))},
+            **breakdown(preds, result["_hyps"], processed, params.resolve(params.data.root, root)),
         }
         write_reports(root / REPORTS, preds, result, thresholds, label_rate, params, processed)
+        write_breakdown(root / REPORTS, out)
         write_json_atomic(root / METRICS, out)
 
         logged = {k: v for k, v in out.items() if k not in ("red_flags", "thresholds")}
@@ -124,6 +132,27 @@ def write_reports(reports: Path, preds, result, thresholds, label_rate, params, 
     subjects_table(preds, result["_scores"]).to_csv(reports / "subjects.csv", index=False, float_format="%.6g")
     write_curves(reports, [p.probs for p in preds], [p.labels for p in preds], result["_sweep"])
     plot_examples(reports / "examples.png", preds, result["_hyps"], thresholds, label_rate, params.eval.plot_recordings)
+
+
+def breakdown(preds, hyps, processed: Path, data_root: Path) -> dict:
+    """``seizure_types`` and ``latency`` of ``metrics/eval.json`` (the delays themselves go to latency.csv)."""
+    refs = [p.ref_events for p in preds]
+    types = recording_types([p.rec_id for p in preds], refs, processed, data_root)
+    durations = [p.duration_s for p in preds]
+    return {
+        "seizure_types": type_table(refs, types, hyps, durations),
+        "latency": latency_table(refs, hyps, [subject_of(p) for p in preds]),
+    }
+
+
+def write_breakdown(reports: Path, out: dict) -> None:
+    """``seizure_types.csv``, ``latency.csv`` and ``latency.png``; the delays leave ``out`` for the CSV."""
+    rows = [{"type": t, **v} for t, v in out["seizure_types"].items()]
+    cols = ["type", "n_ref", "ovlp_sensitivity", "szcore_sensitivity"]
+    pd.DataFrame(rows, columns=cols).to_csv(reports / "seizure_types.csv", index=False, float_format="%.6g")
+    delays = out["latency"].pop("delays_s")
+    pd.DataFrame({"delay_s": delays}).to_csv(reports / "latency.csv", index=False, float_format="%.6g")
+    plot_delays(reports / "latency.png", delays)
 
 
 def eval_tags(out: dict) -> dict[str, str]:

@@ -44,7 +44,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from brain_brr.eval.predict import run_predict
 
-    return run_predict(Path(args.model), [Path(p) for p in args.inputs], Path(args.out))
+    return run_predict(Path(args.model), [Path(p) for p in args.inputs], Path(args.out), args.layout)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model directory (models/detector)")
     p.add_argument("inputs", nargs="+", metavar="EDF_OR_DIR")
     p.add_argument("--out", required=True, help="output folder for .csv_bi and .probs.parquet")
+    p.add_argument(
+        "--layout",
+        choices=("auto", "flat", "bids"),
+        default="auto",
+        help="flat: every file in --out; bids: <stem>_events.tsv at each recording's path in the BIDS dataset "
+        "(the tree szcore_evaluation reads); auto (default): bids when every input is a BIDS dataset",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("score", help="score hypothesis .csv_bi files against references (OVLP, SzCORE)")

@@ -188,6 +188,13 @@ class TrainConfig(_Section):
     seed: int = 0
 
 
+class ExternalCorpus(_Section):
+    """A corpus scored as a test set (stage external): logged as ``external.<name>.*``."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    root: str  # TUSZ tree or BIDS dataset; relative to the repo root, or absolute
+
+
 class EvalConfig(_Section):
     tau_on: float = Field(0.5, gt=0.0, lt=1.0)
     tau_off: float = Field(0.3, gt=0.0, lt=1.0)
@@ -197,12 +204,21 @@ class EvalConfig(_Section):
     select_on_dev: bool = True
     fa_targets: list[float] = [10.0, 2.5, 1.0]  # false alarms per 24 h; the first is the default operating point
     plot_recordings: int = Field(3, ge=0)
+    external: list[ExternalCorpus] = []  # other corpora scored as test sets (stage external), one stage each
 
     @field_validator("fa_targets")
     @classmethod
     def _targets(cls, v: list[float]) -> list[float]:
         if not v or any(not (math.isfinite(t) and t > 0) for t in v) or len(set(v)) != len(v):
             raise ValueError("must be a non-empty list of distinct positive numbers (false alarms per 24 h)")
+        return v
+
+    @field_validator("external")
+    @classmethod
+    def _distinct(cls, v: list[ExternalCorpus]) -> list[ExternalCorpus]:
+        names = [c.name for c in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"names must be distinct (they name metrics/external/<name>.json): {names}")
         return v
 
     @model_validator(mode="after")

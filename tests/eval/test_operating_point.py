@@ -11,11 +11,18 @@ from brain_brr.config import parse_params
 from brain_brr.eval.baseline import line_length_score
 from brain_brr.eval.operating_point import (
     choose_threshold,
+    covered_time,
+    dev_curve,
+    expected_false_alarms,
     fit_fa_tail,
+    floor_threshold,
+    poisson_tail,
     select_operating_point,
     threshold_for,
-    zero_fa_threshold,
+    thresholds_on_dev,
+    within_budget,
 )
+from brain_brr.eval.postprocess import thresholds_from_params
 from brain_brr.eval.scoring import sample_metrics, threshold_grid
 
 
@@ -23,12 +30,61 @@ def _row(tau, sens, fa, n):
     return {"tau_on": tau, "sensitivity": sens, "fa_per_24h": fa, "false_alarms": n}
 
 
-def test_choose_threshold_respects_the_budget_and_breaks_ties():
+def test_choose_threshold_spends_the_budget_on_what_detects_most():
     sweep = [_row(0.2, 1.0, 30.0, 30), _row(0.4, 0.8, 9.0, 9), _row(0.5, 0.8, 4.0, 4), _row(0.7, 0.5, 0.0, 0)]
     best, criterion = choose_threshold(sweep, budget=10)
-    assert best["tau_on"] == 0.5 and "FA/24h <= 10" in criterion  # same sensitivity, fewer false alarms
+    assert best["tau_on"] == 0.5 and "FA/24h <= 10" in criterion  # same detection (no finer evidence): fewer FAs
+    for r, covered in zip(sweep, (0.9, 0.7, 0.6, 0.3)):
+        r["covered"] = covered
+    assert choose_threshold(sweep, budget=10)[0]["tau_on"] == 0.4  # a tie on OVLP: more seizure time covered
     best, criterion = choose_threshold([_row(0.3, 1.0, 50.0, 50), _row(0.6, 0.9, 20.0, 20)], budget=10)
     assert best["tau_on"] == 0.6 and "fewest false alarms" in criterion
+
+
+def test_within_budget_stops_at_the_first_threshold_over_it():
+    sweep = [_row(0.2, 1.0, 6.0, 1), _row(0.4, 1.0, 18.0, 3), _row(0.6, 1.0, 6.0, 1), _row(0.8, 0.5, 0.0, 0)]
+    assert [r["tau_on"] for r in within_budget(sweep, 10.0)] == [0.8, 0.6]  # 0.2 dips back under: not within
+
+
+def _trace(duration: int, seizure: tuple[int, int], bumps: list[tuple[int, float]]) -> np.ndarray:
+    """1 Hz probabilities: a seizure rising from 0.35 to 0.95, and 20 s false-alarm bumps of the given heights."""
+    p = np.full(duration, 0.05, dtype=np.float32)
+    p[seizure[0] : seizure[1]] = np.linspace(0.35, 0.95, seizure[1] - seizure[0])
+    for start, height in bumps:
+        p[start : start + 20] = height
+    return p
+
+
+def test_the_chosen_threshold_spends_the_budget_on_dev():
+    """3 h of dev, 10 FA/24h allow 1.25 false alarms: two bumps (0.45, 0.25) are 2 below 0.25, 1 below 0.45."""
+    eval_cfg = parse_params({}).eval
+    probs = [
+        _trace(3600, (1000, 1100), [(2000, 0.45), (3000, 0.25)]),
+        _trace(3600, (500, 560), []),
+        _trace(3600, (0, 0), []),
+    ]
+    refs = [[(1000.0, 1100.0)], [(500.0, 560.0)], []]
+    out = thresholds_on_dev(probs, refs, [3600.0] * 3, 1, eval_cfg)
+    op = out["operating_points"]["10"]
+    assert op["rule"].startswith("empirical") and op["dev_sensitivity"] == 1.0
+    assert 0.25 < op["tau_on"] <= 0.45 and op["dev_fa_per_24h"] == pytest.approx(8.0)  # one false alarm spent
+    curve = {r["tau_on"]: r for r in dev_curve(probs, refs, [3600.0] * 3, 1, thresholds_from_params(eval_cfg))}
+    assert curve[op["tau_on"]]["covered"] > curve[0.9]["covered"]  # 0.9 also found both seizures, with less of them
+
+
+def test_covered_time_is_the_fraction_of_seizure_time_detected():
+    refs = [[(0.0, 10.0), (20.0, 30.0)], [(5.0, 15.0)]]
+    hyps = [[(5.0, 25.0)], [(0.0, 100.0)]]
+    assert covered_time(refs, hyps) == pytest.approx((5 + 5 + 10) / 30)
+    assert covered_time([[]], [[(0.0, 1.0)]]) == 0.0
+
+
+def test_floor_only_where_dev_contradicts_the_rate():
+    assert poisson_tail(0, 0.3) == 1.0 and poisson_tail(2, 0.3) == pytest.approx(1 - math.exp(-0.3) * 1.3)
+    sweep = [_row(0.3, 1.0, 54.0, 3), _row(0.5, 1.0, 18.0, 1), _row(0.7, 1.0, 0.0, 0), _row(0.9, 0.5, 0.0, 0)]
+    assert floor_threshold(sweep, 0.0) == 0.7  # no false alarm expected: none may be seen
+    assert floor_threshold(sweep, 0.4) == 0.5  # 0.4 expected: one is plausible (P = 0.33), three are not (P = 0.008)
+    assert floor_threshold(sweep, 0.04) == 0.7  # 0.04 expected: even one is not (P = 0.039)
 
 
 def test_select_operating_point_on_dev(eval_assets):
@@ -94,11 +150,11 @@ def test_short_dev_extrapolates_and_separates_the_targets():
     sweep = _curve(1.3)  # 1.3 h of dev: one false alarm is 18 per 24 h
     fit = fit_fa_tail(sweep)
     assert fit == pytest.approx((math.log(8.0), -1.2), abs=0.15)  # the fit recovers the curve
-    floor = zero_fa_threshold(sweep)
+    floor = floor_threshold(sweep, 10.0 * 1.3 / 24)
     taus = {}
     for target in (10.0, 2.5, 1.0):
         taus[target], rule = threshold_for(sweep, target, 1.3, fit)
-        assert taus[target] >= floor  # never where dev still shows a false alarm
+        assert taus[target] >= floor_threshold(sweep, target * 1.3 / 24)  # never where dev contradicts the rate
     assert "extrapolated" in rule
     assert floor <= taus[10.0] < taus[2.5] < taus[1.0] <= threshold_grid()[-1]
     # what the fit expects at the chosen threshold is the target
@@ -120,7 +176,7 @@ def test_too_few_false_alarms_to_extrapolate_falls_back_to_zero():
     sweep = [_row(float(t), 0.9, 18.0 if t < 0.3 else 0.0, 1 if t < 0.3 else 0) for t in threshold_grid()]
     assert fit_fa_tail(sweep) is None
     tau, rule = threshold_for(sweep, 1.0, 1.3, None)
-    assert tau == zero_fa_threshold(sweep) == pytest.approx(0.3) and "too few to extrapolate" in rule
+    assert tau == floor_threshold(sweep, 0.0) == pytest.approx(0.3) and "too few to extrapolate" in rule
 
 
 def test_extrapolation_stops_where_dev_finds_no_seizure():
@@ -129,3 +185,18 @@ def test_extrapolation_stops_where_dev_finds_no_seizure():
         r["sensitivity"] = 1.0 if r["tau_on"] <= 0.96 else 0.0
     tau, rule = threshold_for(sweep, 1.0, 0.1, fit_fa_tail(sweep))
     assert tau == pytest.approx(0.96) and "capped" in rule
+
+
+def test_the_empirical_rule_heeds_the_smoothed_curve_too():
+    """A threshold where dev happens to show fewer false alarms than the fitted curve expects is not taken."""
+    sweep = _curve(4.0, a=4.26, b=-2.85)  # 4 h of dev: 10 FA/24h allow 1.67
+    for r in sweep:
+        r["covered"] = 1.0 - r["tau_on"]  # seizure time covered grows as the threshold falls
+    fit = fit_fa_tail(sweep)
+    tau, rule = threshold_for(sweep, 10.0, 4.0, fit)
+    assert expected_false_alarms(fit, tau) <= 10.0 * 4.0 / 24 and "smoothed" in rule
+    lucky = max((r for r in sweep if r["tau_on"] < tau), key=lambda r: r["tau_on"])
+    assert lucky["false_alarms"] == 2
+    lucky["false_alarms"], lucky["fa_per_24h"] = 1, 6.0  # observed within the target, the curve says otherwise
+    assert threshold_for(sweep, 10.0, 4.0, fit_fa_tail(sweep))[0] == tau
+    assert choose_threshold(sweep, 10.0)[0]["tau_on"] == lucky["tau_on"]  # the observed counts alone would take it

@@ -110,3 +110,50 @@ def test_predict_writes_background_for_a_recording_too_short_to_filter(eval_asse
     ann = read_events_tsv(tmp_path / "out" / "short_s001_t000.tsv", strict=True)
     assert ann.duration == 3.0 and [e.label for e in ann.events] == ["bckg"]
     assert len(pd.read_parquet(tmp_path / "out" / "short_s001_t000.probs.parquet")) == 0
+
+
+BIDS_REC = "sub-01/ses-01/eeg/sub-01_ses-01_task-szMonitoring_run-00"
+
+
+def _bids_dataset(root):
+    """One recording in a BIDS dataset, its reference ``_events.tsv`` beside the EDF; and a stray EDF."""
+    import datetime as dt
+
+    from brain_brr.data.events_tsv import write_events_tsv
+
+    (root / BIDS_REC).parent.mkdir(parents=True)
+    _edf_400hz_le(root / f"{BIDS_REC}_eeg.edf")
+    write_events_tsv(root / f"{BIDS_REC}_events.tsv", [SEIZURE], 150.0, dt.datetime(2020, 1, 1))
+    (root / "sub-01" / "notes").mkdir()
+    _edf_400hz_le(root / "sub-01" / "notes" / "loose.edf", duration=10.0)
+
+
+def test_predict_mirrors_a_bids_dataset(eval_assets, tmp_path):
+    _, params, model = eval_assets
+    model_dir = tmp_path / "model"
+    save_detector(model_dir, model, model_config(params, THRESHOLDS))
+    dataset, out = tmp_path / "ds", tmp_path / "hyp"
+    _bids_dataset(dataset)
+
+    proc = _cli("predict", "--model", str(model_dir), str(dataset), "--out", str(out))  # auto: a BIDS dataset
+    assert proc.returncode == 2 and "loose.edf: not in the BIDS layout" in proc.stderr  # the stray EDF, one line
+    hyp_tsv = out / f"{BIDS_REC}_events.tsv"  # where szcore_evaluation looks for the reference's hypothesis
+    probs = pd.read_parquet(out / f"{BIDS_REC}_eeg.probs.parquet")
+    events = events_for(probs["prob"].to_numpy(), 1, THRESHOLDS)
+    tsv = read_events_tsv(hyp_tsv, strict=True)
+    assert tsv.duration == 150.0 and events
+    np.testing.assert_allclose([(e.start, e.stop) for e in tsv.events if e.is_seizure], events, atol=1e-6)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        f"{BIDS_REC}_eeg.csv_bi",
+        f"{BIDS_REC}_eeg.probs.parquet",
+        f"{BIDS_REC}_events.tsv",
+    ]
+    proc = _cli("score", "--ref", str(dataset), "--hyp", str(out), "--json", str(tmp_path / "s.json"))
+    assert proc.returncode == 0, proc.stderr
+    expected = summarise_scores([score_recording([SEIZURE], events, 150.0)])
+    assert json.loads((tmp_path / "s.json").read_text())["szcore"] == pytest.approx(expected["szcore"])
+
+    flat = tmp_path / "flat"
+    proc = _cli("predict", "--model", str(model_dir), str(dataset), "--out", str(flat), "--layout", "flat")
+    assert proc.returncode == 0, proc.stderr
+    assert (flat / "sub-01_ses-01_task-szMonitoring_run-00_eeg.tsv").is_file() and (flat / "loose.tsv").is_file()

@@ -5,19 +5,27 @@ the most sensitive one whose false-alarm rate is at most ``r`` (``tau_off = tau_
 eval.tau_off / eval.tau_on``, the other post-processing keys from ``params.eval``). On a dev
 split of ``H`` hours the target allows ``k = r * H / 24`` false alarms:
 
-- ``k >= 1``, dev resolves the target: the empirical rule, the ``tau_on`` of the OVLP curve
-  (:func:`ovlp_curve`) with the highest dev sensitivity among those with at most ``k``
-  false alarms (ties to fewer false alarms, then the higher ``tau_on``);
+- ``k >= 1``, dev resolves the target: the empirical rule. A threshold is within the target
+  when it and every threshold above it have at most ``k`` dev false alarms
+  (:func:`within_budget`), and when the Poisson fit of the false-alarm tail (below) expects
+  at most ``k`` there too (a smoothed curve: one lucky threshold where dev shows fewer
+  false alarms than its neighbours is not taken; without a fit, the counts alone); among
+  those, the one that detects the most (:func:`most_detecting`): OVLP sensitivity first,
+  then the fraction of dev seizure time inside a detection (:func:`covered_time`), then
+  fewer false alarms. With few dev seizures many thresholds tie
+  on OVLP sensitivity; the seizure time still grows as the threshold falls, so the rule spends
+  the budget instead of taking the most conservative threshold of the plateau;
 - ``k < 1``, dev is too short (1.3 h: one false alarm is already 18 per 24 h), and the curve
   alone would give every target the same "zero false alarms" threshold: the false-alarm
   count is extrapolated. Its tail (thresholds from where the count peaks upward, zeros
   included) is fitted by a Poisson regression ``log E[n] = a + b * logit(tau_on)``, and
-  ``tau_on`` is where the fit expects ``k`` false alarms; never below the lowest threshold
-  with no dev false alarm above it, and never above the highest threshold at which dev
-  still finds a seizure (a threshold that finds nothing is no operating point, and with
-  so little dev the fit says little that far out). Without two thresholds with false
-  alarms, or with a fit that does not fall, that zero-false-alarm threshold is used and
-  the rule says so.
+  ``tau_on`` is where the fit expects ``k`` false alarms. It is raised to a floor only where
+  the dev data demand it: above the floor every dev count ``n`` is plausible when ``k`` are
+  expected (``P(N >= n) >= 0.05``, :func:`floor_threshold`); and it is never above the
+  highest threshold at which dev still finds a seizure (a threshold that finds nothing is
+  no operating point, and with so little dev the fit says little that far out). Without
+  two thresholds with false alarms, or with a fit that does not fall, the lowest threshold
+  without a dev false alarm above it is used and the rule says so.
 
 A smaller target never gets a lower threshold than a larger one. The first target is the
 default operating point (``tau_on``/``tau_off`` of ``models/detector/config.json``, used by
@@ -39,6 +47,11 @@ from brain_brr.train.model import THRESHOLDS_FILE
 
 DEV_FA_BUDGET = 10.0
 TOP_TAU = float(threshold_grid()[-1])
+FLOOR_LEVEL = 0.05  # dev false-alarm counts less likely than this under the target's rate contradict the target
+
+
+def _hyps(probs: list[np.ndarray], label_rate: float, base: dict[str, Any], grid: Any) -> dict[float, list]:
+    return {float(t): [events_for(p, label_rate, base, tau_on=float(t)) for p in probs] for t in grid}
 
 
 def ovlp_curve(
@@ -50,17 +63,52 @@ def ovlp_curve(
     taus: Any = None,
 ) -> list[dict]:
     """OVLP sensitivity / FA per 24 h for each ``tau_on`` of the grid (post-processing from ``base``)."""
-    grid = threshold_grid() if taus is None else taus
-    hyps = {float(t): [events_for(p, label_rate, base, tau_on=float(t)) for p in probs] for t in grid}
-    return ovlp_sweep(refs, durations, hyps)
+    return ovlp_sweep(refs, durations, _hyps(probs, label_rate, base, threshold_grid() if taus is None else taus))
+
+
+def covered_time(refs: list[list[tuple[float, float]]], hyps: list[list[tuple[float, float]]]) -> float:
+    """The fraction of reference seizure time inside a detection (0 without seizure time)."""
+    inside = sum(max(0.0, min(r[1], h[1]) - max(r[0], h[0])) for ref, hyp in zip(refs, hyps) for r in ref for h in hyp)
+    total = sum(r[1] - r[0] for ref in refs for r in ref)
+    return inside / total if total > 0 else 0.0
+
+
+def dev_curve(
+    probs: list[np.ndarray],
+    refs: list[list[tuple[float, float]]],
+    durations: list[float],
+    label_rate: float,
+    base: dict[str, Any],
+    taus: Any = None,
+) -> list[dict]:
+    """:func:`ovlp_curve`'s rows with ``covered``, the seizure time detected (:func:`covered_time`)."""
+    hyps = _hyps(probs, label_rate, base, threshold_grid() if taus is None else taus)
+    rows = ovlp_sweep(refs, durations, hyps)
+    return [{**r, "covered": covered_time(refs, hyps[r["tau_on"]])} for r in rows]
+
+
+def within_budget(sweep: list[dict], budget: float) -> list[dict]:
+    """The rows from the grid's top down to the first over ``budget`` FA/24h: a threshold is within the
+    target when every threshold above it is too (one that dips back under, as merged events can, is not)."""
+    rows = []
+    for r in sorted(sweep, key=lambda r: r["tau_on"], reverse=True):
+        if r["fa_per_24h"] > budget + 1e-9:
+            break
+        rows.append(r)
+    return rows
+
+
+def most_detecting(rows: list[dict]) -> dict:
+    """The row that detects the most: OVLP sensitivity, then seizure time covered; then fewer false alarms,
+    then the higher ``tau_on`` (equal detection for more false alarms is no gain)."""
+    return max(rows, key=lambda r: (r["sensitivity"], r.get("covered", 0.0), -r["false_alarms"], r["tau_on"]))
 
 
 def choose_threshold(sweep: list[dict], budget: float = DEV_FA_BUDGET) -> tuple[dict, str]:
-    """The sweep row with the highest sensitivity within ``budget`` FA/24h, and the criterion as one line."""
-    ok = [r for r in sweep if r["fa_per_24h"] <= budget + 1e-9]
+    """The most detecting row (:func:`most_detecting`) within ``budget`` FA/24h, and the criterion as one line."""
+    ok = within_budget(sweep, budget)
     if ok:
-        best = max(ok, key=lambda r: (r["sensitivity"], -r["false_alarms"], r["tau_on"]))
-        return best, f"max OVLP sensitivity on dev s.t. FA/24h <= {budget:g}"
+        return most_detecting(ok), f"most detecting on dev (OVLP, then seizure time) s.t. FA/24h <= {budget:g}"
     best = min(sweep, key=lambda r: (r["false_alarms"], -r["sensitivity"], -r["tau_on"]))
     return best, f"no tau_on met FA/24h <= {budget:g} on dev: fewest false alarms"
 
@@ -69,12 +117,18 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def zero_fa_threshold(sweep: list[dict]) -> float:
-    """The lowest grid ``tau_on`` above which dev has no false alarm (the grid's top when there is none)."""
-    rows = sorted(sweep, key=lambda r: r["tau_on"])
+def poisson_tail(n: int, mean: float) -> float:
+    """``P(N >= n)`` for ``N ~ Poisson(mean)``."""
+    return 1.0 - sum(math.exp(-mean) * mean**k / math.factorial(k) for k in range(n))
+
+
+def floor_threshold(sweep: list[dict], allowed: float, level: float = FLOOR_LEVEL) -> float:
+    """The lowest grid ``tau_on`` above which every dev false-alarm count is plausible when ``allowed`` are
+    expected (``P(N >= n) >= level``, Poisson): dev data contradict a threshold below it. With ``allowed``
+    near 0 it is the lowest threshold without a dev false alarm above it; the grid's top when none fits."""
     tau = TOP_TAU
-    for r in reversed(rows):
-        if r["false_alarms"] > 0:
+    for r in sorted(sweep, key=lambda r: r["tau_on"], reverse=True):
+        if poisson_tail(int(r["false_alarms"]), allowed) < level:
             break
         tau = r["tau_on"]
     return tau
@@ -103,15 +157,23 @@ def fit_fa_tail(sweep: list[dict]) -> tuple[float, float] | None:
     return (a, b) if b < 0 else None
 
 
+def expected_false_alarms(fit: tuple[float, float], tau: float) -> float:
+    """Dev false alarms the Poisson fit expects at ``tau``."""
+    return math.exp(fit[0] + fit[1] * _logit(tau))
+
+
 def threshold_for(sweep: list[dict], target: float, hours: float, fit: tuple[float, float] | None) -> tuple[float, str]:
     """``(tau_on, rule)`` for one target in false alarms per 24 h (see the module's docstring)."""
     allowed = target * hours / 24.0
     if allowed >= 1.0:
-        best, _ = choose_threshold(sweep, target)
-        return float(best["tau_on"]), f"empirical: max dev OVLP sensitivity with FA/24h <= {target:g}"
-    floor = zero_fa_threshold(sweep)
+        smooth = [] if fit is None else [r for r in sweep if expected_false_alarms(fit, r["tau_on"]) <= allowed]
+        best, _ = choose_threshold(smooth or sweep, target)
+        how = "observed and Poisson-smoothed" if smooth else "observed"
+        return float(best["tau_on"]), f"empirical: most detecting on dev with FA/24h <= {target:g} ({how})"
     if fit is None:
+        floor = floor_threshold(sweep, 0.0)
         return floor, f"zero dev false alarms ({hours:.2f} h of dev allow {allowed:.2f}; too few to extrapolate)"
+    floor = floor_threshold(sweep, allowed)
     a, b = fit
     tau = 1.0 / (1.0 + math.exp(-(math.log(allowed) - a) / b))
     rule = f"extrapolated: Poisson fit of the dev false alarms expects {allowed:.2f} in {hours:.2f} h"
@@ -119,7 +181,7 @@ def threshold_for(sweep: list[dict], target: float, hours: float, fit: tuple[flo
     if tau > ceiling:
         return ceiling, f"{rule}, capped at the highest threshold still finding a dev seizure"
     if tau < floor:
-        return floor, f"{rule}, raised to the lowest threshold without a dev false alarm"
+        return floor, f"{rule}, raised to where dev's false alarms are plausible at that rate"
     return float(tau), rule
 
 
@@ -137,7 +199,7 @@ def thresholds_on_dev(
     """The default thresholds (first target) and every target's operating point, chosen on dev."""
     base = thresholds_from_params(eval_cfg)
     ratio = base["tau_off"] / base["tau_on"]
-    sweep = ovlp_curve(probs, refs, durations, label_rate, base)
+    sweep = dev_curve(probs, refs, durations, label_rate, base)
     hours = float(sum(durations)) / 3600.0
     fit = fit_fa_tail(sweep)
     chosen: dict[str, tuple[float, str]] = {}
@@ -152,7 +214,7 @@ def thresholds_on_dev(
     points = {}
     for target in eval_cfg.fa_targets:
         tau, rule = chosen[_key(target)]
-        expected = None if fit is None else math.exp(fit[0] + fit[1] * _logit(tau)) * 24.0 / hours
+        expected = None if fit is None else expected_false_alarms(fit, tau) * 24.0 / hours
         points[_key(target)] = {
             "tau_on": tau,
             "tau_off": round(tau * ratio, 6),

@@ -23,9 +23,11 @@ from brain_brr.atomic import write_json_atomic
 from brain_brr.data.annotations import Annotation, is_seizure_label, read_csv_bi
 from brain_brr.data.events_tsv import is_events_tsv, read_events_tsv
 from brain_brr.errors import InputError
+from brain_brr.eval.breakdown import UNTYPED, latency_table, type_table, typed_seizures_of, types_of
 from brain_brr.eval.scoring import RecordingScore, format_table, score_recording, summarise_scores
 
 DURATION_TOL_S = 0.01
+GENERIC_TYPES = frozenset({"seiz", "sz", UNTYPED})  # labels that say "seizure" and nothing of its type
 
 
 def seizure_events(ann: Annotation) -> list[tuple[float, float]]:
@@ -122,20 +124,35 @@ def score_dirs(ref_dir: Path, hyp_dir: Path) -> tuple[dict, list[tuple[str, Reco
         )
     if problems:
         raise InputError(problems)
-    rows = []
+    rows, events = [], []
     for key in sorted(refs):
         ref, hyp = read_annotation(refs[key]), read_annotation(hyps[key])
         duration = _duration(refs[key], ref, hyps[key], hyp)
         nedc = (nedc_seizures(ref, duration), nedc_seizures(hyp, duration))
-        rows.append((key, score_recording(seizure_events(ref), seizure_events(hyp), duration, nedc=nedc)))
-    return summarise_scores([s for _, s in rows], [subject_of(k) for k, _ in rows]), rows
+        r, h = seizure_events(ref), seizure_events(hyp)
+        rows.append((key, score_recording(r, h, duration, nedc=nedc)))
+        events.append((r, types_of(r, typed_seizures_of(refs[key], ref)), h, duration))
+    subjects = [subject_of(k) for k, _ in rows]
+    return {**summarise_scores([s for _, s in rows], subjects), **breakdown(events, subjects)}, rows
+
+
+def breakdown(events: list[tuple[list, list[str], list, float]], subjects: list[str]) -> dict:
+    """Onset latency, and sensitivity per seizure type when the references carry types (not only seiz/sz)."""
+    refs, types, hyps, durations = (list(x) for x in zip(*events))
+    latency = latency_table(refs, hyps, subjects)
+    latency.pop("delays_s")
+    out = {"latency": latency}
+    if any(t not in GENERIC_TYPES for ts in types for t in ts):
+        out["seizure_types"] = type_table(refs, types, hyps, durations)
+    return out
 
 
 def score_json(summary: dict) -> dict:
     """The ``szcore``/``ovlp``/``taes``/``scores`` blocks of ``metrics/eval.json`` plus the event counts."""
     counts = summary["counts"]
     keys = ("recordings", "subjects", "targets", "hits", "misses", "false_alarms", "duration_s")
-    return {k: summary[k] for k in ("szcore", "ovlp", "taes", "scores")} | {k: counts[k] for k in keys}
+    extra = {k: summary[k] for k in ("latency", "seizure_types") if k in summary}
+    return {k: summary[k] for k in ("szcore", "ovlp", "taes", "scores")} | {k: counts[k] for k in keys} | extra
 
 
 def format_report(summary: dict, rows: list[tuple[str, RecordingScore]]) -> str:
@@ -158,8 +175,25 @@ def format_report(summary: dict, rows: list[tuple[str, RecordingScore]]) -> str:
         "",
         f"Scores ({c['recordings']} recordings, {c['subjects']} subjects):",
         format_table(summary["scores"]),
+        *breakdown_lines(summary),
     ]
     return "\n".join(lines)
+
+
+def breakdown_lines(summary: dict) -> list[str]:
+    lat = summary["latency"]["pooled"]
+    head = f"Onset latency of {lat['n']} detected seizure(s): median {_s(lat['median_s'])}, p90 {_s(lat['p90_s'])}"
+    lines = ["", head]
+    for label, t in summary.get("seizure_types", {}).items():
+        lines.append(
+            f"  type {label:<12} seizures {t['n_ref']:>4}  OVLP sensitivity {_s(t['ovlp_sensitivity'], '')}"
+            f"  SzCORE event sensitivity {_s(t['szcore_sensitivity'], '')}"
+        )
+    return lines
+
+
+def _s(value: float | None, unit: str = " s") -> str:
+    return "n/a" if value is None else f"{value:.3f}{unit}"
 
 
 def run_score(ref_dir: Path, hyp_dir: Path, json_path: Path | None) -> int:
