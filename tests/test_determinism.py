@@ -1,10 +1,15 @@
-"""The same seed gives identical metrics files on CPU, run twice."""
+"""The same seed gives identical metrics files on CPU, run twice, and the same weights on another machine."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import yaml
 
-from tests.conftest import stage_main
+from brain_brr.device import PINNED_KERNELS
+from tests.conftest import REPO, stage_main
 from tests.train.conftest import make_processed, tiny_params
 
 
@@ -23,3 +28,33 @@ def test_train_and_evaluate_twice_give_identical_metrics(tmp_path, mlflow_store)
         runs.append({name: (tmp_path / name).read_bytes() for name in outputs})
     for name in outputs:
         assert runs[0][name] == runs[1][name], name
+
+
+PROBE = REPO / "benchmarks" / "determinism_probe.py"
+# Two emulated machines: this one as it is, and a one-core AVX2-only one (ATen, oneDNN and oneMKL capped
+# at AVX2, torch on one thread).
+MACHINES = {
+    "this machine": {},
+    "one-core AVX2 machine": {
+        "OMP_NUM_THREADS": "1",
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    },
+}
+
+
+def probe_hash(machine: dict[str, str], *args: str) -> str:
+    """The probe's weights hash after a few training steps, in a fresh process on the emulated machine."""
+    env = {k: v for k, v in os.environ.items() if k not in (*PINNED_KERNELS, "OMP_NUM_THREADS")}
+    cmd = [sys.executable, str(PROBE), "--steps", "2", "--batch", "8", "--window-s", "20", *args]
+    out = subprocess.run(cmd, env={**env, **machine}, capture_output=True, text=True, timeout=120, check=True)
+    return out.stdout.split()[0]
+
+
+def test_cpu_training_gives_the_same_weights_on_another_machine():
+    """With resolve_device's CPU settings the weights agree bit for bit; without them the emulation tells apart."""
+    fixed = {name: probe_hash(machine) for name, machine in MACHINES.items()}
+    assert len(set(fixed.values())) == 1, fixed
+    native = {name: probe_hash(machine, "--no-fix") for name, machine in MACHINES.items()}
+    assert len(set(native.values())) == 2, native
