@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from brain_brr.device import PINNED_KERNELS
@@ -64,3 +65,12 @@ def test_cpu_training_gives_the_same_weights_on_another_machine():
     )
     assert fixed_a == fixed_b
     assert native_a != native_b
+
+
+def test_a_bad_thread_count_is_one_line_naming_the_variable(monkeypatch):
+    from brain_brr.device import THREADS_ENV, resolve_device
+    from brain_brr.errors import ConfigError
+
+    monkeypatch.setenv(THREADS_ENV, "two")
+    with pytest.raises(ConfigError, match=f"{THREADS_ENV}='two': not a positive whole number"):
+        resolve_device("cpu")
