@@ -92,7 +92,8 @@ def measure() -> dict[str, list[str]]:
         (scratch / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
         (scratch / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         _placeholders(scratch, stages, params)
-        for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "commit", "-f", "-q"]):
+        dvc = [sys.executable, "-m", "dvc"]  # this environment's DVC, on PATH or not
+        for cmd in (["git", "init", "-q"], [*dvc, "init", "-q"], [*dvc, "commit", "-f", "-q"]):
             subprocess.run(cmd, cwd=scratch, check=True)
         assert stale_stages(scratch) == [], "the scratch repository should start up to date"
         table = {}

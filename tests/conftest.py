@@ -18,10 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist (`make test` runs `-n 2`) each worker keeps to one core: two workers fit two cores."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        os.environ.setdefault("OMP_NUM_THREADS", "1")  # the stage processes the tests start inherit it
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # the stage processes the tests start inherit both
+        os.environ.setdefault("BRAIN_BRR_CPU_THREADS", "1")  # brain_brr.device's fixed CPU thread count
         import torch
 
-        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
