@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from brain_brr.config import Params
+from brain_brr.data.derivation import DERIVATION
 from brain_brr.data.store import read_recording, write_recording
 
 FS, LABEL_RATE, WINDOW_S, STRIDE_S = 64, 1, 20, 10
@@ -132,6 +133,7 @@ def model_config(params: Params, thresholds: dict, run_id: str = "", group: str 
         "model": params.model.model_dump(),
         "data": params.data.model_dump(),
         "label_rate": params.data.label_rate,
+        "derivation": DERIVATION,
         "thresholds": thresholds,
         "train_params": params.model_dump(),
         "mlflow_run_id": run_id,
