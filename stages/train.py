@@ -28,6 +28,7 @@ from brain_brr import guards
 from brain_brr.atomic import write_json_atomic
 from brain_brr.config import Params
 from brain_brr.data.checks import check_processed
+from brain_brr.data.derivation import DERIVATION
 from brain_brr.data.loader import create_balanced_sampler, open_split, sampled_label_ratio
 from brain_brr.data.stats import load_stats, train_pos_weight
 from brain_brr.data.store import tables_digest
@@ -246,6 +247,7 @@ def finish(params: Params, trainer: Trainer, device: torch.device, dist: DistInf
         "model": settings["model"],
         "data": settings["data"],
         "label_rate": params.data.label_rate,
+        "derivation": DERIVATION,
         "train_params": {k: v for k, v in settings.items() if k not in ("synth", "eval")},
         "mlflow_run_id": run.run_id,
         "group": run.group,

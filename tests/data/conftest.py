@@ -11,6 +11,7 @@ import pytest
 from brain_brr.config import Params, parse_params
 from brain_brr.data.annotations import write_csv_bi
 from brain_brr.data.channels import CHANNELS
+from brain_brr.data.edf import NEIGHBOURS
 from brain_brr.synth.edfwrite import write_edf
 
 EEG_LABELS = [f"EEG {c}-REF" for c in CHANNELS]
@@ -97,3 +98,54 @@ def corpus(tmp_path) -> Path:
     root = tmp_path / "corpus"
     small_corpus(root)
     return root
+
+
+# One recording under every reference (tests/data/test_derivation.py, tests/eval/test_predict_derivation.py).
+FS = 256
+# TUSZ's TCP montage (A1/A2 link the temporal chains to the central one) plus the midline pairs.
+TCP_MIDLINE = [
+    ("FP1", "F7"), ("F7", "T3"), ("T3", "T5"), ("T5", "O1"), ("FP2", "F8"), ("F8", "T4"), ("T4", "T6"), ("T6", "O2"),
+    ("A1", "T3"), ("T3", "C3"), ("C3", "CZ"), ("CZ", "C4"), ("C4", "T4"), ("T4", "A2"),
+    ("FP1", "F3"), ("F3", "C3"), ("C3", "P3"), ("P3", "O1"), ("FP2", "F4"), ("F4", "C4"), ("C4", "P4"), ("P4", "O2"),
+    ("FZ", "CZ"), ("CZ", "PZ"),
+]  # fmt: skip
+# CHB-MIT's native 23 channels, as its EDFs name them: the midline pairs link to nothing else.
+CHBMIT = [
+    "FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP1-F3", "F3-C3", "C3-P3", "P3-O1", "FP2-F4", "F4-C4", "C4-P4", "P4-O2",
+    "FP2-F8", "F8-T8", "T8-P8-0", "P8-O2", "FZ-CZ", "CZ-PZ", "P7-T7", "T7-FT9", "FT9-FT10", "FT10-T8", "T8-P8-1",
+]  # fmt: skip
+_MODERN = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
+
+
+def potentials(seconds: float = 60.0, seed: int = 0) -> dict[str, np.ndarray]:
+    """Electrode potentials in microvolts: the 19 10-20 electrodes, the ears and the recording reference.
+
+    Neighbouring electrodes share a slow field, so the signals look like EEG rather than independent noise.
+    """
+    names = [*CHANNELS, "A1", "A2", "FT9", "FT10", "REF"]
+    v = dict(zip(names, eeg(seconds, FS, seed=seed, n=len(names))))
+    rng = np.random.default_rng(seed + 100)
+    field = {ch: np.cumsum(rng.standard_normal(v["FP1"].size)) * 0.5 for ch in CHANNELS}
+    for ch in CHANNELS:
+        v[ch] = v[ch] + field[ch] + sum(field[n] for n in NEIGHBOURS[ch]) / 2
+    return v
+
+
+def write_form(path, v: dict[str, np.ndarray], form: str) -> None:
+    """Write the potentials ``v`` as one stored form of the recording."""
+    if form == "ref":
+        labels, sigs = [f"EEG {c}-REF" for c in CHANNELS], [v[c] - v["REF"] for c in CHANNELS]
+    elif form == "le":
+        ears = (v["A1"] + v["A2"]) / 2
+        labels, sigs = [f"EEG {c}-LE" for c in CHANNELS], [v[c] - ears for c in CHANNELS]
+    elif form == "avg":  # as SzCORE's BIDS datasets: 10-10 names, mixed case, the average of the 19 subtracted
+        mean = np.mean([v[c] for c in CHANNELS], axis=0)
+        labels = [f"{_MODERN.get(c, c).capitalize()}-Avg" for c in CHANNELS]
+        sigs = [v[c] - mean for c in CHANNELS]
+    elif form == "tcp":
+        labels, sigs = [f"EEG {a}-{b}" for a, b in TCP_MIDLINE], [v[a] - v[b] for a, b in TCP_MIDLINE]
+    else:  # chbmit
+        back = {m: t for t, m in _MODERN.items()}
+        pairs = [tuple(back.get(e, e) for e in lab.split("-")[:2]) for lab in CHBMIT]
+        labels, sigs = CHBMIT, [v[a] - v[b] for a, b in pairs]
+    write_edf(path, sigs, labels, [FS] * len(sigs))

@@ -1,6 +1,6 @@
 import pytest
 
-from brain_brr.data.channels import CHANNELS, canonical_channel, map_channels
+from brain_brr.data.channels import CHANNELS, bipolar_pair, canonical_channel, map_bipolar, map_channels
 from brain_brr.data.edf import NEIGHBOURS
 
 
@@ -45,3 +45,15 @@ def test_neighbour_map_is_symmetric_and_complete():
         assert ch not in nbrs and len(nbrs) >= 3
         for n in nbrs:
             assert ch in NEIGHBOURS[n], f"{ch} lists {n} but {n} does not list {ch}"
+
+
+def test_bipolar_pairs_are_parsed_and_reference_labels_are_not():
+    assert bipolar_pair("EEG FP1-F7") == ("FP1", "F7")
+    assert bipolar_pair("T8-P8-0") == ("T4", "T6")  # CHB-MIT's repeat mark, 10-10 names
+    assert bipolar_pair("FT9-FT10") == ("FT9", "FT10")  # outside the 10-20 set: still a link in the graph
+    assert bipolar_pair("EEG T4-A2") == ("T4", "A2")
+    for label in ("EEG FP1-REF", "Fp1-Avg", "EMG-REF", "EEG EKG1-REF", "ECG", "--0", "PHOTIC-PH", "EOG LOC-ROC"):
+        assert bipolar_pair(label) is None, label
+    pairs, duplicates = map_bipolar(["FP1-F7", "F7-T7", "P7-T7", "T7-P7", "ECG"])
+    assert pairs == {("FP1", "F7"): 0, ("F7", "T3"): 1, ("T5", "T3"): 2} and duplicates == ["T7-P7"]
+    assert map_bipolar(["LOC-ROC", "EKG1-EKG2"]) == ({}, [])  # no 10-20 electrode: no EEG montage

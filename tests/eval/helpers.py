@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from brain_brr.config import Params
+from brain_brr.data.derivation import DERIVATION
 from brain_brr.data.store import read_recording, write_recording
 
 FS, LABEL_RATE, WINDOW_S, STRIDE_S = 64, 1, 20, 10
@@ -59,13 +60,22 @@ def tiny_raw(processed: Path, **overrides) -> dict:
     return raw
 
 
+# The seizures' 8 Hz rhythm travels across the scalp: channel k lags by 2 pi k / 19, so the rhythm's mean over
+# the 19 channels is zero and the common average the detector is fed (data/derivation.py) leaves it whole.
+PHASES = 2 * np.pi * np.arange(19) / 19
+
+
+def seizure_rhythm(t: np.ndarray, k: int, amplitude: float) -> np.ndarray:
+    return amplitude * np.sin(2 * np.pi * 8.0 * t + PHASES[k])
+
+
 def synth_signal(duration_s: float, seizures: list[tuple[float, float]], rng: np.random.Generator) -> np.ndarray:
     n = int(round(duration_s * FS))
     t = np.arange(n) / FS
     x = rng.normal(0.0, 1.0, (19, n)).astype(np.float32)
     for s, e in seizures:
         m = (t >= s) & (t < e)
-        x[:, m] = 2.5 * x[:, m] + 3.0 * np.sin(2 * np.pi * 8.0 * t[m])
+        x[:, m] = 2.5 * x[:, m] + 3.0 * np.sin(2 * np.pi * 8.0 * t[m] + PHASES[:, None])
     return x
 
 
@@ -132,6 +142,7 @@ def model_config(params: Params, thresholds: dict, run_id: str = "", group: str 
         "model": params.model.model_dump(),
         "data": params.data.model_dump(),
         "label_rate": params.data.label_rate,
+        "derivation": DERIVATION,
         "thresholds": thresholds,
         "train_params": params.model_dump(),
         "mlflow_run_id": run_id,

@@ -18,7 +18,7 @@ from brain_brr.eval.score_files import seizure_events
 from brain_brr.eval.scoring import score_recording, summarise_scores
 from brain_brr.synth.edfwrite import write_edf
 from brain_brr.train.model import save_detector
-from tests.eval.helpers import model_config
+from tests.eval.helpers import model_config, seizure_rhythm
 
 THRESHOLDS = {"tau_on": 0.5, "tau_off": 0.3, "min_duration_s": 5.0, "merge_gap_s": 5.0, "max_duration_s": 600.0}
 SEIZURE = (50.0, 90.0)
@@ -29,9 +29,9 @@ def _edf_400hz_le(path, duration=150.0, fs=400):
     t = np.arange(int(duration * fs)) / fs
     m = (t >= SEIZURE[0]) & (t < SEIZURE[1])
     signals = []
-    for _ in CHANNELS:
+    for k, _ in enumerate(CHANNELS):
         x = rng.normal(0, 20.0, t.size)
-        x[m] = 2.5 * x[m] + 60.0 * np.sin(2 * np.pi * 8.0 * t[m])
+        x[m] = 2.5 * x[m] + seizure_rhythm(t[m], k, 60.0)
         signals.append(x)
     labels = [f"EEG {ch}-LE" for ch in CHANNELS]
     write_edf(path, signals, labels, [fs] * len(CHANNELS))

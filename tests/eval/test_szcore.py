@@ -20,7 +20,7 @@ from brain_brr.data.events_tsv import HEADER_LINE, read_events_tsv
 from brain_brr.synth.edfwrite import write_edf
 from brain_brr.train.model import save_detector
 from tests.conftest import REPO
-from tests.eval.helpers import model_config
+from tests.eval.helpers import model_config, seizure_rhythm
 
 THRESHOLDS = {"tau_on": 0.5, "tau_off": 0.3, "min_duration_s": 5.0, "merge_gap_s": 5.0, "max_duration_s": 600.0}
 SZCORE_CHANNELS = "Fp1 F3 C3 P3 O1 F7 T3 T5 Fz Cz Pz Fp2 F4 C4 P4 O2 F8 T4 T6".split()  # noqa: SIM905
@@ -33,11 +33,11 @@ def _avg_edf(path, seconds: float, seizure: tuple[float, float] | None = None, c
     rng = np.random.default_rng(5)
     t = np.arange(int(seconds * fs)) / fs
     signals = []
-    for _ in channels:
+    for k, _ in enumerate(channels):
         x = rng.normal(0, 20.0, t.size)
         if seizure:
             m = (t >= seizure[0]) & (t < seizure[1])
-            x[m] = 2.5 * x[m] + 60.0 * np.sin(2 * np.pi * 8.0 * t[m])
+            x[m] = 2.5 * x[m] + seizure_rhythm(t[m], k, 60.0)
         signals.append(x)
     write_edf(path, signals, [f"{c}-Avg" for c in channels], [fs] * len(channels), start=START)
     return path

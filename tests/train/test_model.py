@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from brain_brr.config import ModelConfig
+from brain_brr.data.derivation import DERIVATION
 from brain_brr.errors import InputError
 from brain_brr.train.model import build_detector, load_detector, save_detector
 
@@ -31,6 +32,7 @@ def test_save_load_roundtrip(tmp_path):
         "model": cfg.model_dump(),
         "data": {"sampling_rate": 256, "window_s": 10},
         "label_rate": 1,
+        "derivation": DERIVATION,
         "thresholds": {"tau_on": 0.7},
     }
     save_detector(tmp_path / "det", model, config)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from brain_brr.config import ModelConfig
+from brain_brr.data.derivation import DERIVATION
 from brain_brr.errors import InputError
 from brain_brr.train.checkpoint import load_checkpoint
 from brain_brr.train.model import build_detector, load_detector, save_detector
@@ -37,6 +38,7 @@ def test_pickled_object_in_model_dir_is_refused(tmp_path, monkeypatch):
             "model": ModelConfig(width=8, depth=1).model_dump(),
             "data": {"sampling_rate": 64, "window_s": 20},
             "label_rate": 1,
+            "derivation": DERIVATION,
         },
     )
     torch.save(Payload(), tmp_path / "m" / "model.pt")
@@ -62,6 +64,7 @@ def test_weights_that_do_not_fit_the_config_are_a_clear_error(tmp_path):
             "model": ModelConfig(width=16, depth=2).model_dump(),
             "data": {"sampling_rate": 64, "window_s": 20},
             "label_rate": 1,
+            "derivation": DERIVATION,
         },
     )
     with pytest.raises(InputError, match="do not fit together"):

@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from brain_brr.config import ModelConfig, parse_params
+from brain_brr.data.derivation import DERIVATION
 from brain_brr.errors import ConfigError
 from brain_brr.train.model import build_detector, load_detector, save_detector
 from brain_brr.train.unet_transformer import UNetTransformer
@@ -62,7 +63,12 @@ def test_heads_must_divide_the_transformer_width():
 
 def test_save_load_roundtrip_through_config_json(tmp_path):
     model = build_detector(TINY, 64, 1, 20)
-    config = {"model": TINY.model_dump(), "data": {"sampling_rate": 64, "window_s": 20}, "label_rate": 1}
+    config = {
+        "model": TINY.model_dump(),
+        "data": {"sampling_rate": 64, "window_s": 20},
+        "label_rate": 1,
+        "derivation": DERIVATION,
+    }
     save_detector(tmp_path / "det", model, config)
     assert json.loads((tmp_path / "det" / "config.json").read_text())["model"]["arch"] == "unet_transformer"
     loaded, _ = load_detector(tmp_path / "det")
@@ -76,7 +82,7 @@ def test_config_json_without_arch_loads_the_tcn(tmp_path):
     """Model directories written before model.arch existed keep loading."""
     cfg = ModelConfig(width=8, depth=2)
     dump = {k: v for k, v in cfg.model_dump().items() if k not in ("arch", "heads")}
-    config = {"model": dump, "data": {"sampling_rate": 64, "window_s": 20}, "label_rate": 1}
+    config = {"model": dump, "data": {"sampling_rate": 64, "window_s": 20}, "label_rate": 1, "derivation": DERIVATION}
     save_detector(tmp_path / "det", build_detector(cfg, 64, 1, 20), config)
     loaded, _ = load_detector(tmp_path / "det")
     assert not isinstance(loaded, UNetTransformer)

@@ -5,8 +5,10 @@ truncated record count in a patched temporary copy), MNE reads only the 10-20
 EEG channels (TUSZ files also hold 1 Hz ``IBI``/``BURSTS`` channels; reading
 everything would upsample them to the EEG rate), polyphase resampling, one
 zero-phase SOS (band-pass + notch), per-channel median/IQR normalisation with
-clipping, and interpolation of up to ``data.max_missing_channels`` missing, flat
-or non-finite channels from their spatial neighbours.
+clipping. Before them, up to ``data.max_missing_channels`` missing, flat or
+non-finite channels are interpolated from their spatial neighbours, and the 19
+electrodes are re-referenced to their common average (:mod:`brain_brr.data.derivation`),
+so ``-REF``, ``-LE``, ``-AR``, ``-Avg`` and bipolar recordings give the same input.
 
 Every deviation from a clean file is recorded in :attr:`EegRecording.issues` as
 ``(reason, action)``; a file that cannot be used raises :class:`EdfError`.
@@ -27,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from brain_brr.config import DataConfig
-from brain_brr.data.channels import CHANNELS, N_CHANNELS, map_channels
+from brain_brr.data.channels import CHANNELS, N_CHANNELS, map_bipolar, map_channels
+from brain_brr.data.derivation import common_average, electrodes_from_pairs
 from brain_brr.errors import InputError
 
 # Spatial neighbours on the 10-20 scalp layout, used to interpolate a missing channel.
@@ -236,17 +239,23 @@ def preprocess(x: np.ndarray, orig_fs: float, cfg: DataConfig) -> np.ndarray:
 
 
 def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
-    """Read one EDF as the 19 standard channels, preprocessed at ``cfg.sampling_rate``."""
+    """Read one EDF as the 19 standard channels in the common average, preprocessed at ``cfg.sampling_rate``."""
     path = Path(path)
     hdr = _read_header(path)
     found, duplicates = map_channels(hdr.labels)
+    pairs, pair_duplicates = map_bipolar(hdr.labels)
+    # A mixed file takes its referential channels; a bipolar one is turned back into electrodes.
+    if len(pairs) > len(found):
+        found, duplicates = {}, pair_duplicates
+    else:
+        pairs = {}
     issues: list[tuple[str, str]] = []
     if duplicates:
         issues.append((f"duplicated channel labels {', '.join(duplicates)}", "kept the first occurrence"))
-    if not found:
+    if not found and not pairs:
         shown = ", ".join(hdr.labels[:8]) + (", ..." if len(hdr.labels) > 8 else "")
-        raise EdfError(f"{path}: no 10-20 EEG channel among its labels ({shown})")
-    rates = {hdr.samples_per_record[i] / hdr.record_s for i in found.values()}
+        raise EdfError(f"{path}: no 10-20 EEG channel nor bipolar pair of 10-20 electrodes among its labels ({shown})")
+    rates = {hdr.samples_per_record[i] / hdr.record_s for i in [*found.values(), *pairs.values()]}
     orig_fs = max(rates)
     if len(rates) > 1:
         issues.append((f"EEG channels sampled at different rates {sorted(rates)} Hz", f"read all at {orig_fs:g} Hz"))
@@ -256,40 +265,38 @@ def read_eeg(path: str | Path, cfg: DataConfig) -> EegRecording:
         raise EdfError(
             f"{path}: recording is {n_complete * hdr.record_s:g} s long; at least {_MIN_SECONDS:g} s are needed"
         )
-
-    x, present = _read_channels(path, hdr, found, n_complete, patches)
-    unusable = _unusable_channels(x, present, found, issues)
+    if found:
+        x, present = _read_channels(path, hdr, found, n_complete, patches)
+        unusable = _unusable_channels(x, present, {ch: f"channel {ch} not in the EDF" for ch in CHANNELS}, issues)
+    else:
+        x, present, unusable = _read_bipolar(path, hdr, pairs, n_complete, patches, issues)
     missing = [ch for ch in CHANNELS if ch in unusable]
     if len(missing) > cfg.max_missing_channels:
         raise EdfError(
             f"{path}: {len(missing)} of the 19 10-20 channels missing or unusable ({', '.join(missing)}); "
             f"data.max_missing_channels={cfg.max_missing_channels}"
         )
-    y = preprocess(x[present], orig_fs, cfg)
-    del x
-    out = np.empty((N_CHANNELS, y.shape[1]), dtype=np.float32)
-    out[present] = y
-    del y
-    for ch in missing:
+    for ch in missing:  # in volts, before the common average, which then includes every electrode
         donors = [CHANNELS.index(n) for n in NEIGHBOURS[ch] if present[CHANNELS.index(n)]]
         if not donors:
             neighbours = ", ".join(NEIGHBOURS[ch])
             raise EdfError(
                 f"{path}: channel {ch} missing and none of its neighbours ({neighbours}) present to interpolate it"
             )
-        out[CHANNELS.index(ch)] = out[donors].mean(axis=0)
+        x[CHANNELS.index(ch)] = x[donors].mean(axis=0)
         issues.append((unusable[ch], f"interpolated from {', '.join(CHANNELS[d] for d in donors)}"))
+    out = preprocess(common_average(x), orig_fs, cfg)
+    del x
     n = out.shape[1]
     return EegRecording(out, cfg.sampling_rate, float(orig_fs), n / cfg.sampling_rate, missing, issues)
 
 
-def _read_channels(
-    path: Path, hdr: _Header, found: dict[str, int], n_complete: int, patches: dict[int, bytes]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The raw 10-20 channels ``(19, n)`` float32 (rows of absent channels unset) and which rows are present."""
-    # File order of the wanted channels: MNE returns included channels in that order,
-    # duplicates included (renamed), so the rows follow `order`.
-    wanted = {hdr.labels[i] for i in found.values()}
+def _read_rows(
+    path: Path, hdr: _Header, indices: list[int], n_complete: int, patches: dict[int, bytes]
+) -> tuple[np.ndarray, dict[int, int]]:
+    """The signals at file positions ``indices``, float32, and the row of each position (no copy made)."""
+    # MNE returns included channels in file order, duplicated labels included (renamed).
+    wanted = {hdr.labels[i] for i in indices}
     order = [i for i, lab in enumerate(hdr.labels) if lab in wanted]
     try:
         if patches:
@@ -305,19 +312,52 @@ def _read_channels(
         raise EdfError(
             f"{path}: MNE returned {data.shape[0]} channels where the header lists {len(order)} EEG channels"
         )
-    row_of = {file_idx: row for row, file_idx in enumerate(order)}
-    x = np.empty((N_CHANNELS, data.shape[1]), dtype=np.float32)
+    return data, {file_idx: row for row, file_idx in enumerate(order)}
+
+
+def _read_channels(
+    path: Path, hdr: _Header, found: dict[str, int], n_complete: int, patches: dict[int, bytes]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raw 10-20 channels ``(19, n)`` float32 (rows of absent channels zero) and which rows are present."""
+    data, row_of = _read_rows(path, hdr, list(found.values()), n_complete, patches)
+    x = np.zeros((N_CHANNELS, data.shape[1]), dtype=np.float32)
     present = np.zeros(N_CHANNELS, dtype=bool)
     for ch, file_idx in found.items():
         k = CHANNELS.index(ch)
-        x[k] = data[row_of[file_idx]]
-        present[k] = True
+        x[k], present[k] = data[row_of[file_idx]], True
     return x, present
 
 
-def _unusable_channels(x: np.ndarray, present: np.ndarray, found: dict[str, int], issues: list) -> dict[str, str]:
-    """Channels absent, non-finite or flat -> why (``present`` is cleared for them); half-flat ones are noted."""
-    unusable = {ch: f"channel {ch} not in the EDF" for ch in CHANNELS if ch not in found}
+def _read_bipolar(
+    path: Path,
+    hdr: _Header,
+    pairs: dict[tuple[str, str], int],
+    n_complete: int,
+    patches: dict[int, bytes],
+    issues: list,
+) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+    """Electrode potentials recovered from bipolar pairs; which 10-20 electrodes they reach; why the others not."""
+    data, row_of = _read_rows(path, hdr, list(pairs.values()), n_complete, patches)
+    d = data[[row_of[i] for i in pairs.values()]]
+    del data
+    usable = []
+    for row, (a, b) in enumerate(pairs):
+        if not np.isfinite(d[row]).all() or np.ptp(d[row]) == 0.0:
+            issues.append((f"bipolar channel {a}-{b} is non-finite or flat", "left out of the electrode recovery"))
+        else:
+            usable.append(row)
+    kept = [p for row, p in enumerate(pairs) if row in usable]
+    if not kept:
+        raise EdfError(f"{path}: every bipolar channel is non-finite or flat")
+    x, present, notes = electrodes_from_pairs(d[usable], kept, NEIGHBOURS)
+    issues += notes
+    unusable = {ch: f"channel {ch} not reached by the bipolar pairs" for k, ch in enumerate(CHANNELS) if not present[k]}
+    return x, present, unusable
+
+
+def _unusable_channels(x: np.ndarray, present: np.ndarray, absent: dict[str, str], issues: list) -> dict[str, str]:
+    """Channels absent (``absent[ch]`` says why), non-finite or flat -> why (``present`` is cleared for them)."""
+    unusable = {ch: absent[ch] for k, ch in enumerate(CHANNELS) if not present[k]}
     for k, ch in enumerate(CHANNELS):
         if not present[k]:
             continue

@@ -46,6 +46,7 @@ from brain_brr.config import DataConfig
 from brain_brr.data import store
 from brain_brr.data.annotations import AnnotationError, annotation_for, annotation_path
 from brain_brr.data.channels import CHANNELS
+from brain_brr.data.derivation import DERIVATION
 from brain_brr.data.edf import read_eeg
 from brain_brr.data.layout import TUSZ_LAYOUT, Found, stray_reason
 from brain_brr.data.layout import discover as discover_layout
@@ -151,6 +152,7 @@ def fingerprint(task: Task, cfg: DataConfig) -> str:
     ann_id = [ann.name, _sha256(ann)] if ann else None
     key = {
         "format": FORMAT_VERSION,
+        "derivation": DERIVATION,
         "edf": [task.rel, _sha256(task.edf)],
         "annotation": ann_id,
         "params": {k: getattr(cfg, k) for k in _FINGERPRINT_KEYS},

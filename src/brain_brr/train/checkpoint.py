@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from brain_brr.atomic import atomic_path
+from brain_brr.data.derivation import DERIVATION
 from brain_brr.errors import InputError
 
 # Settings that cannot change the trained weights: where things are, how fast, when to give up.
@@ -31,7 +32,7 @@ def training_fingerprint(params: Any, data_version: str) -> dict[str, Any]:
     flat = {
         k: v for k, v in params.flat().items() if k not in _NOT_TRAINING and not k.startswith(_NOT_TRAINING_SECTIONS)
     }
-    return {**flat, "data_version": data_version}
+    return {**flat, "derivation": DERIVATION, "data_version": data_version}
 
 
 def fingerprint_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

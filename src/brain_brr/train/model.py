@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from brain_brr.atomic import atomic_path
 from brain_brr.data.channels import N_CHANNELS
+from brain_brr.data.derivation import check_derivation
 from brain_brr.errors import InputError
 from brain_brr.train.checkpoint import safe_load
 
@@ -146,6 +147,7 @@ def load_detector(model_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
                 f"{cfg_path}: key '{key}' missing; the model directory "
                 "was not written by the train stage (`dvc repro train`)"
             )
+    check_derivation(config, str(cfg_path))
     from brain_brr.config import ModelConfig
 
     data = config["data"]
