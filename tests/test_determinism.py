@@ -21,11 +21,14 @@ def test_train_and_evaluate_twice_give_identical_metrics(tmp_path, mlflow_store)
     )
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params.model_dump()))
-    outputs = ("metrics/train.json", "metrics/eval.json", "reports/train/history.csv", "reports/eval/recordings.csv")
+    outputs = (
+        *("metrics/train.json", "models/detector/thresholds.json", "metrics/eval.json"),
+        *("reports/train/history.csv", "reports/eval/recordings.csv"),
+    )
     runs = []
     for _ in range(2):
-        assert stage_main("train", "--params", str(path)) == 0
-        assert stage_main("evaluate", "--params", str(path)) == 0
+        for name in ("train", "thresholds", "evaluate"):
+            assert stage_main(name, "--params", str(path)) == 0, name
         runs.append({name: (tmp_path / name).read_bytes() for name in outputs})
     for name in outputs:
         assert runs[0][name] == runs[1][name], name

@@ -81,8 +81,8 @@ def test_repro_on_a_bids_dataset(bids_project):
     assert list(ev["operating_points"]) == ["10", "2.5", "1"]
     subjects = pd.read_csv(root / "reports" / "eval" / "subjects.csv")
     assert subjects["subject"].str.startswith("sub-").all()
-    config = json.loads((root / "models" / "detector" / "config.json").read_text())
-    assert config["thresholds"]["tau_on"] == config["thresholds"]["operating_points"]["10"]["tau_on"]
+    thresholds = json.loads((root / "models" / "detector" / "thresholds.json").read_text())
+    assert thresholds["tau_on"] == thresholds["operating_points"]["10"]["tau_on"]
 
 
 def test_entry_point_annotates_a_dataset_recording_and_score_reads_the_dataset(bids_project, tmp_path):

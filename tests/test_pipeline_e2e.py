@@ -122,7 +122,15 @@ def test_one_parent_run_holds_the_stage_runs_of_the_repro(project):
     runs = _runs(project)
     (parent,) = [r for r in runs if r.data.tags.get("brain_brr.role") == "pipeline"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert {r.data.tags["dvc.stage"] for r in children} == {"validate", "synth", "ingest", "stats", "train", "evaluate"}
+    assert {r.data.tags["dvc.stage"] for r in children} == {
+        "validate",
+        "synth",
+        "ingest",
+        "stats",
+        "train",
+        "thresholds",
+        "evaluate",
+    }
     head = _run(["git", "rev-parse", "HEAD~1"], project).stdout.strip()  # the commit `dvc repro` ran on
     assert parent.info.run_name.startswith(f"workspace@{head[:7]}-") and parent.info.status == "FINISHED"
     assert all(

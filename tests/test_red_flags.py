@@ -90,10 +90,13 @@ def test_train_start_flag_non_strict_runs_to_the_end_but_fails(tmp_path, mlflow_
     code = stage_main("train", "--params", _write_params(tmp_path, params))
     _assert_flagged(capsys, "train", "focal_alpha_not_neutral", 0, code)
     assert (tmp_path / "models/detector/model.pt").exists()
-    # The model is logged to its run, but a red-flagged training never registers a version.
+    # With its thresholds the model is logged to the train run, but a red-flagged training never registers a version.
+    assert stage_main("thresholds", "--params", _write_params(tmp_path, params)) == 0
     client = MlflowClient()
     assert client.search_model_versions("name = 'brain-brr-detector'") == []
-    assert client.search_logged_models([_last_run("train").info.experiment_id])
+    train = _last_run("train")
+    assert client.search_logged_models([train.info.experiment_id])
+    assert client.get_run(train.info.run_id).info.status == "FAILED"  # logging the model left its status alone
 
 
 def test_genuinely_collapsing_model(tmp_path, mlflow_store, capsys):
