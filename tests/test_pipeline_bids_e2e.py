@@ -25,7 +25,7 @@ import yaml
 from brain_brr.data.edf import edf_info
 from brain_brr.data.events_tsv import read_events_tsv
 from tests.conftest import REPO
-from tests.test_pipeline_e2e import _deep_update, _run
+from tests.pipeline_project import _deep_update, _run
 
 pytestmark = pytest.mark.slow
 

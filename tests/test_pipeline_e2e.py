@@ -7,91 +7,23 @@ repo root), as a user would.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO
+from tests.pipeline_project import _client, _run, _runs, make_project
 
 pytestmark = pytest.mark.slow
-
-TINY = {
-    "synth": {"patients": 6, "minutes": 6, "seed": 1},
-    "train": {
-        "epochs": 2,
-        "steps_per_epoch": 12,
-        "batch_size": 8,
-        "warmup_steps": 4,
-        "max_val_windows": 120,
-        "patience": 2,
-    },
-    "model": {"width": 16, "depth": 2},
-    "data": {"workers": 1},
-    "eval": {"plot_recordings": 1},
-}
-
-
-def _deep_update(d: dict, u: dict) -> dict:
-    for k, v in u.items():
-        d[k] = _deep_update(d.get(k, {}), v) if isinstance(v, dict) else v
-    return d
-
-
-def _run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = os.environ.copy()
-    env.pop("MLFLOW_TRACKING_URI", None)  # the contract's default: <repo root>/mlflow.db
-    env.pop("DVC_ROOT", None)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.setdefault("OMP_NUM_THREADS", "1")
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-6000:]}\nSTDERR:\n{proc.stderr[-4000:]}"
-        )
-    return proc
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, mlflow_template) -> Path:
     """A fresh git+DVC repository holding the pipeline, with a tiny corpus configured, reproduced once."""
-    root = tmp_path_factory.mktemp("project")
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
-        shutil.copy(REPO / name, root / name)
-    for folder in ("src", "stages", "scripts"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY), sort_keys=False))
-    _run(["git", "init", "-q"], root)
-    _run(["git", "config", "user.email", "test@brain-brr.invalid"], root)
-    _run(["git", "config", "user.name", "brain-brr test"], root)
-    _run(["dvc", "init", "-q"], root)
-    shutil.copy(mlflow_template, root / "mlflow.db")  # an empty store, schema already migrated
-    _run(["dvc", "config", "core.analytics", "false"], root)
-    _run(["git", "add", "-A"], root)
-    _run(["git", "commit", "-qm", "pipeline"], root)
-    proc = _run(["dvc", "repro"], root)
-    (root / "repro.log").write_text(proc.stdout + proc.stderr)
-    _run(["git", "add", "-A"], root)
-    _run(["git", "commit", "-qm", "repro"], root)
-    return root
-
-
-def _client(root: Path) -> MlflowClient:
-    return MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-
-
-def _runs(root: Path, filter_string: str = "") -> list:
-    client = _client(root)
-    exp = client.get_experiment_by_name("brain-brr")
-    return client.search_runs([exp.experiment_id], filter_string=filter_string, max_results=1000)
+    return make_project(tmp_path_factory, mlflow_template)
 
 
 def test_repro_produces_every_metrics_file(project):
@@ -201,40 +133,6 @@ def test_readme_experiments_do_what_the_readme_says_in_order(project):
     assert len(parents) == 1 + len(valid)  # the repro and one per experiment
 
 
-def test_queued_experiments_in_parallel_log_to_workspace_store(project):
-    before = len(_runs(project, "tags.`dvc.stage` = 'evaluate'"))
-    # Post-processing settings: only thresholds and evaluate rerun, so the queue mechanics are tested in seconds.
-    _run(["dvc", "exp", "run", "--queue", "-S", "eval.min_duration_s=5"], project)
-    _run(["dvc", "exp", "run", "--queue", "-S", "eval.min_duration_s=8"], project)
-    _run(["dvc", "queue", "start", "-j", "2"], project)
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        status = _run(["dvc", "queue", "status"], project).stdout
-        if "Running" not in status and "Queued" not in status:
-            break
-        time.sleep(5)
-    assert "Failed" not in status, status
-    runs = _runs(project, "tags.`dvc.stage` = 'evaluate'")
-    assert len(runs) >= before + 2
-    names = {r.data.tags.get("dvc.exp_name") for r in runs}
-    assert len([n for n in names if n]) >= 2
-    shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], project).stdout
-    assert "focal_alpha" in shown and "auroc" in shown
-
-
-def test_ablation_script_leaves_the_users_edits_alone(project):
-    params = project / "params.yaml"
-    edited = params.read_text() + "# my own note, not committed\n"
-    params.write_text(edited)
-    model = (project / "models/detector/model.pt").read_bytes()
-    proc = _run([sys.executable, "scripts/ablation.py", "--seeds", "0", "--settings", "defences"], project)
-    assert "[ABLATION] dvc exp run --temp -n abl-defences-s0" in proc.stdout
-    assert params.read_text() == edited and (project / "models/detector/model.pt").read_bytes() == model
-    rows = (project / "reports/ablation/results.csv").read_text().splitlines()
-    assert len(rows) == 2 and rows[1].startswith("defences,0,0,")
-    params.write_text(edited.replace("# my own note, not committed\n", ""))
-
-
 def test_truncated_segment_is_named_and_dvc_repro_ingest_repairs_it(project):
     status = _run(["dvc", "status"], project).stdout
     segment = sorted((project / "data/processed/segments/train").glob("*.parquet"))[0]
@@ -253,21 +151,3 @@ def test_truncated_segment_is_named_and_dvc_repro_ingest_repairs_it(project):
     assert int(repaired.group(2)) == int(repaired.group(1)) - 1  # only the damaged recording is ingested again
     assert segment.read_bytes() == intact
     assert _run(["dvc", "status"], project).stdout == status  # every later stage is as up to date as before
-
-
-def test_exp_hard_corpus_larger_model_and_augmentation(project):
-    """The recipe switches of the hard-corpus ablation are plain `-S` overrides of one experiment."""
-    recipe = ["synth.difficulty=hard", "model.arch=unet_transformer", "model.width=8", "model.depth=1"]
-    recipe += ["model.heads=2", "augment.enabled=true", "guards.strict=false"]
-    cmd = ["dvc", "exp", "run", "--temp", "-n", "hard-recipe", *(a for o in recipe for a in ("-S", o))]
-    proc = _run(cmd, project, check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    assert "Running stage 'synth'" in out and "Running stage 'train'" in out
-    runs = [r for r in _runs(project) if r.data.tags.get("dvc.exp_name") == "hard-recipe"]
-    by_stage = {r.data.tags.get("dvc.stage"): r for r in runs}
-    assert {"synth", "train", "evaluate"} <= set(by_stage), sorted(by_stage)
-    train = by_stage["train"]
-    assert train.data.params["model.arch"] == "unet_transformer" and train.data.params["augment.enabled"] == "True"
-    assert train.data.params["synth.difficulty"] == "hard" and train.data.params["augment.mirror_p"] == "0.5"
-    assert "auroc" in train.data.metrics  # evaluate logged its metrics into the train run
