@@ -42,7 +42,7 @@ from brain_brr.eval.postprocess import thresholds_from_config
 from brain_brr.eval.scoring import format_table
 from brain_brr.stage import stage_main
 from brain_brr.tracking.model import tag_versions_of_run
-from brain_brr.tracking.run import StageRun, copy_into_run, repo_root
+from brain_brr.tracking.run import StageRun, copy_into_run, repo_root, training_run_of
 from brain_brr.train.model import load_detector
 
 DETECTOR = "models/detector"
@@ -67,9 +67,10 @@ def run(params: Params) -> None:
     processed = params.resolve(params.data.processed, root)
     check_processed(processed, windows=False)
     device = resolve_device("auto")
-    tags = {"brain_brr.train_run_id": str(config.get("mlflow_run_id", ""))}
 
-    with StageRun("evaluate", params, extra_tags=tags) as run:
+    with StageRun("evaluate", params) as run:
+        train_run = training_run_of(root / DETECTOR, params.mlflow.experiment)
+        run.set_tags({"brain_brr.train_run_id": train_run or ""})
         print(f"[EVAL] inference on the eval split ({device})", flush=True)
         preds = infer_split(model, processed, "eval", fs=fs, label_rate=label_rate, window_s=window_s, device=device)
         if not preds:
@@ -113,7 +114,6 @@ def run(params: Params) -> None:
         figures = [root / REPORTS / n for n in FIGURES]
         for f in [*figures, root / METRICS]:
             run.artifact(f, "eval")
-        train_run = config.get("mlflow_run_id")
         copy_into_run(train_run, logged, [*figures, root / METRICS], run.red_flags)  # params beside eval scores
         copy_into_run(run.parent_id, logged, [], [])  # the pipeline's parent run shows the headline scores
         tag_versions_of_run(params.mlflow.registered_model, train_run, eval_tags(out))

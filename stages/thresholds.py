@@ -19,7 +19,7 @@ from brain_brr.device import resolve_device
 from brain_brr.eval.operating_point import select_operating_point, write_thresholds
 from brain_brr.stage import stage_main
 from brain_brr.tracking.model import log_detector_to_run
-from brain_brr.tracking.run import StageRun, repo_root
+from brain_brr.tracking.run import StageRun, repo_root, training_run_of
 from brain_brr.train.model import load_detector
 
 DETECTOR = "models/detector"
@@ -45,7 +45,8 @@ def run(params: Params) -> None:
         )
         run.artifact(root / DETECTOR / "thresholds.json")
         train_flags = json.loads((root / TRAIN_METRICS).read_text()).get("red_flags", [])
-        log_detector_to_run(config.get("mlflow_run_id"), root / DETECTOR, params.mlflow.registered_model, train_flags)
+        train_run = training_run_of(root / DETECTOR, params.mlflow.experiment)
+        log_detector_to_run(train_run, root / DETECTOR, params.mlflow.registered_model, train_flags)
         print(f"[THRESHOLDS] default tau_on={thresholds['tau_on']:.3f} ({thresholds['criterion']})", flush=True)
 
 

@@ -35,7 +35,7 @@ from brain_brr.data.store import tables_digest
 from brain_brr.device import resolve_device, torch_device
 from brain_brr.errors import InputError
 from brain_brr.stage import stage_main
-from brain_brr.tracking.run import StageRun, UntrackedRun, repo_root
+from brain_brr.tracking.run import StageRun, UntrackedRun, mark_training_run, repo_root
 from brain_brr.train.checkpoint import fingerprint_differences, load_checkpoint, training_fingerprint
 from brain_brr.train.distributed import DistInfo, init_distributed, shutdown
 from brain_brr.train.focal import build_loss, init_lines, resolve_pos_weight
@@ -249,10 +249,10 @@ def finish(params: Params, trainer: Trainer, device: torch.device, dist: DistInf
         "label_rate": params.data.label_rate,
         "derivation": DERIVATION,
         "train_params": {k: v for k, v in settings.items() if k not in ("synth", "eval")},
-        "mlflow_run_id": run.run_id,
-        "group": run.group,
     }
     save_detector(root / DETECTOR, trainer.model, config)
+    if run.run_id is not None:
+        mark_training_run(run.run_id, root / DETECTOR)  # the later stages find this run by the weights' digest
     write_history(root / HISTORY, trainer.state.history)
     plot_history(root / HISTORY_PNG, trainer.state.history)
     run.artifact(root / HISTORY_PNG, "train")

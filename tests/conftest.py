@@ -25,10 +25,22 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
 
 
+# The longest files, longest first: each runs DVC pipelines in a scratch repository for a minute or more.
+LONGEST_FILES = ("test_pipeline_e2e.py", "test_experiments_e2e.py", "test_pipeline_bids_e2e.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slow modules (DVC pipelines in a scratch repository) first: xdist hands whole files to workers in
-    this order, so the longest files start at once instead of finishing last."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The longest files first, then the other slow ones: `make test` hands whole files to its two xdist workers
+    in this order (--dist loadfile --no-loadscope-reorder), so the longest files start at once on different
+    workers instead of finishing last on one."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        if name in LONGEST_FILES:
+            return LONGEST_FILES.index(name)
+        return len(LONGEST_FILES) + (item.get_closest_marker("slow") is None)
+
+    items.sort(key=rank)
 
 
 @functools.cache

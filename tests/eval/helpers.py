@@ -137,7 +137,7 @@ def train_briefly(params: Params, processed: Path, steps: int = 60) -> torch.nn.
     return model.eval()
 
 
-def model_config(params: Params, thresholds: dict, run_id: str = "", group: str = "workspace") -> dict:
+def model_config(params: Params, thresholds: dict) -> dict:
     return {
         "model": params.model.model_dump(),
         "data": params.data.model_dump(),
@@ -145,6 +145,4 @@ def model_config(params: Params, thresholds: dict, run_id: str = "", group: str 
         "derivation": DERIVATION,
         "thresholds": thresholds,
         "train_params": params.model_dump(),
-        "mlflow_run_id": run_id,
-        "group": group,
     }

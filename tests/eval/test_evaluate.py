@@ -13,7 +13,7 @@ import torch
 from brain_brr.config import parse_params
 from brain_brr.data.annotations import write_csv_bi
 from brain_brr.errors import RedFlagStop
-from brain_brr.tracking.run import StageRun
+from brain_brr.tracking.run import StageRun, mark_training_run
 from brain_brr.train.model import save_detector
 from tests.conftest import run_stage
 from tests.eval.helpers import model_config, tiny_raw
@@ -50,7 +50,8 @@ def _runs(stage: str):
 def test_evaluate_writes_contract_metrics_and_reports(eval_assets, mlflow_store, tmp_path):
     processed, params, model = eval_assets
     run_id = _train_run(params)
-    save_detector(tmp_path / "models" / "detector", model, model_config(params, THRESHOLDS, run_id, group="g1"))
+    save_detector(tmp_path / "models" / "detector", model, model_config(params, THRESHOLDS))
+    mark_training_run(run_id, tmp_path / "models" / "detector")
 
     run_stage("evaluate", params)
 
@@ -130,8 +131,9 @@ def test_evaluate_red_flags_fail_both_runs(eval_assets, mlflow_store, tmp_path):
     save_detector(
         tmp_path / "models" / "detector",
         dead,
-        model_config(bad_train, {**THRESHOLDS, "tau_on": 0.9, "tau_off": 0.5}, run_id),
+        model_config(bad_train, {**THRESHOLDS, "tau_on": 0.9, "tau_off": 0.5}),
     )
+    mark_training_run(run_id, tmp_path / "models" / "detector")
 
     with pytest.raises(RedFlagStop):
         run_stage("evaluate", params)
@@ -160,7 +162,8 @@ def test_evaluate_flags_missing_eval_seizures(eval_assets, mlflow_store, tmp_pat
     no_sz = table[(table["split"] != "eval") | (table["n_seizures"] == 0)]
     no_sz.to_parquet(local / "recordings.parquet")
     params = parse_params(tiny_raw(local, **{"guards.strict": False}))
-    save_detector(tmp_path / "models" / "detector", model, model_config(params, THRESHOLDS, _train_run(params)))
+    save_detector(tmp_path / "models" / "detector", model, model_config(params, THRESHOLDS))
+    mark_training_run(_train_run(params), tmp_path / "models" / "detector")
     run_stage("evaluate", params)  # guards.strict false: finishes, run still FAILED
     out = json.loads((tmp_path / "metrics" / "eval.json").read_text())
     assert "no_eval_seizures" in out["red_flags"] and out["auroc"] is None

@@ -100,7 +100,7 @@ def log_detector_to_run(run_id: str | None, model_dir: Path, registered_name: st
     from mlflow.tracking import MlflowClient
 
     if not run_id:
-        print("[MLFLOW] the detector names no training run: model not logged", flush=True)
+        print("[MLFLOW] no train run of this MLflow experiment wrote these weights: model not logged", flush=True)
         return
     client = MlflowClient()
     try:

@@ -494,3 +494,39 @@ def flatten_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
         elif isinstance(v, bool) or isinstance(v, (int, float)) and math.isfinite(v):
             out[key] = float(v)
     return out
+
+
+# The train run that wrote a detector carries its weights' sha256: the model directory names no run, so that its
+# bytes (and dvc.lock) are a function of the training's inputs alone, the same in every clone.
+MODEL_DIGEST_TAG = "brain_brr.model_sha256"
+
+
+def model_digest(model_dir: Path) -> str:
+    import hashlib
+
+    with (model_dir / "model.pt").open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def mark_training_run(run_id: str, model_dir: Path) -> None:
+    """Tag the train run with the sha256 of the weights it wrote (:func:`training_run_of` finds it by that)."""
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient().set_tag(run_id, MODEL_DIGEST_TAG, model_digest(model_dir))
+
+
+def training_run_of(model_dir: Path, experiment: str) -> str | None:
+    """The newest train run of ``experiment`` that wrote these weights, or ``None`` (another store, say)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    runs = client.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`{MODEL_DIGEST_TAG}` = '{model_digest(model_dir)}' and tags.`dvc.stage` = 'train'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
