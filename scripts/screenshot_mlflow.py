@@ -53,6 +53,7 @@ def main() -> None:
         page.goto(experiment_url(url, exp.experiment_id), wait_until="load")
         page.wait_for_selector(f"text={names[0]}")
         _close_assistant(page)
+        _show_columns(page, HEADLINE_COLUMNS)
         for name in names:  # expand each parent: the "+" button left of its name
             row = page.get_by_role("row").filter(has_text=name).first
             row.get_by_role("button").first.click()
@@ -65,6 +66,23 @@ def main() -> None:
         time.sleep(2)
         compare = screenshot(page, path.with_name(f"{path.stem}_compare.png"))
     print(f"wrote {path} and {compare}")
+
+
+# What the README tells a user to tick under "Columns": the red flags beside the headline metrics.
+HEADLINE_COLUMNS = ("red_flags", "auroc", "szcore.f1", "ovlp.sensitivity", "ovlp.fa_per_24h")
+
+
+def _show_columns(page: object, columns: tuple[str, ...]) -> None:
+    """Columns -> type each name in the search box -> tick the exact match, as the README says."""
+    page.get_by_role("button", name="Columns").first.click()
+    search = page.get_by_placeholder("Search columns")
+    for column in columns:
+        search.fill(column)
+        time.sleep(0.5)
+        page.get_by_role("checkbox", name=column, exact=True).first.check()
+    search.fill("")
+    page.keyboard.press("Escape")
+    time.sleep(1)
 
 
 def _close_assistant(page: object) -> None:
