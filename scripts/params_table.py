@@ -19,19 +19,10 @@ from typing import Any
 
 import yaml
 
+from brain_brr.config import flatten
+
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "params.md"
-
-
-def leaf_keys(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Dotted key -> value for every leaf of params.yaml (a list is one leaf)."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(leaf_keys(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 # Keys whose other value must have a shape dvc.yaml can use (eval.external feeds a `foreach`).
@@ -60,7 +51,7 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _placeholders(scratch: Path, stages: dict[str, Any], params: dict[str, Any]) -> None:
     """Every dependency and output of dvc.yaml as a small file (a folder where the repository has one)."""
-    root = leaf_keys(params)["data.root"]
+    root = flatten(params)["data.root"]
     for stage in stages.values():
         for entry in [
             *stage.get("deps", []),
@@ -97,7 +88,7 @@ def measure() -> dict[str, list[str]]:
             subprocess.run(cmd, cwd=scratch, check=True)
         assert stale_stages(scratch) == [], "the scratch repository should start up to date"
         table = {}
-        for key, value in leaf_keys(params).items():
+        for key, value in flatten(params).items():
             edited = yaml.safe_load(yaml.safe_dump(params))
             _set(edited, key, changed(key, value))
             (scratch / "params.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))

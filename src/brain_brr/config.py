@@ -297,18 +297,19 @@ class Params(_Section):
 
     def flat(self) -> dict[str, Any]:
         """Dotted-key view (``data.window_s``) for MLflow params."""
-        return _flatten(self.model_dump())
+        return flatten(self.model_dump())
 
     def resolve(self, path: str | Path, repo_root: Path) -> Path:
         p = Path(path)
         return p if p.is_absolute() else repo_root / p
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value for every leaf of a nested mapping (a list is one leaf)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
