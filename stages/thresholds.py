@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from brain_brr.config import DataConfig, Params
 from brain_brr.data.checks import check_processed
 from brain_brr.device import resolve_device
+from brain_brr.errors import InputError
 from brain_brr.eval.operating_point import select_operating_point, write_thresholds
 from brain_brr.stage import stage_main
 from brain_brr.tracking.model import log_detector_to_run
@@ -44,10 +46,20 @@ def run(params: Params) -> None:
             }
         )
         run.artifact(root / DETECTOR / "thresholds.json")
-        train_flags = json.loads((root / TRAIN_METRICS).read_text()).get("red_flags", [])
+        train_flags = training_red_flags(root / TRAIN_METRICS)
         train_run = training_run_of(root / DETECTOR, params.mlflow.experiment)
         log_detector_to_run(train_run, root / DETECTOR, params.mlflow.registered_model, train_flags)
         print(f"[THRESHOLDS] default tau_on={thresholds['tau_on']:.3f} ({thresholds['criterion']})", flush=True)
+
+
+def training_red_flags(path: Path) -> list[str]:
+    """The red flags of the training that wrote the detector: a flagged training is logged, never registered."""
+    try:
+        return list(json.loads(path.read_text()).get("red_flags", []))
+    except (OSError, ValueError, AttributeError):
+        raise InputError(
+            f"{path}: missing or not a JSON object; run the train stage first (`dvc repro train`)"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
