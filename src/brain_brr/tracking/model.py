@@ -148,5 +148,22 @@ def tag_versions_of_run(registered_name: str, train_run_id: str | None, tags: di
         return []
     for v in versions:
         for key, value in tags.items():
-            client.set_model_version_tag(registered_name, v.version, key, str(value))
+            _set_version_tag(client, registered_name, v.version, key, str(value))
     return [v.version for v in versions]
+
+
+def _set_version_tag(client: Any, name: str, version: str, key: str, value: str, tries: int = 5) -> None:
+    """Set one tag; two experiments evaluating the same weights at once race on sqlite's insert, so try again
+    (the second try of the loser is an update)."""
+    import time
+
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(tries):
+        try:
+            client.set_model_version_tag(name, version, key, value)
+            return
+        except MlflowException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
