@@ -25,8 +25,10 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
 
 
-# The longest files, longest first: each runs DVC pipelines in a scratch repository for a minute or more.
-LONGEST_FILES = ("test_pipeline_e2e.py", "test_experiments_e2e.py", "test_pipeline_bids_e2e.py")
+# The longest files first: each runs DVC pipelines in a scratch repository for half a minute or more. The
+# pipeline module reproduces the scratch repository that the experiments module copies (tests/pipeline_project.py),
+# so the BIDS module, which builds its own, goes second: the other worker runs it while the first one builds.
+LONGEST_FILES = ("test_pipeline_e2e.py", "test_pipeline_bids_e2e.py", "test_experiments_e2e.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,13 +1,16 @@
 """A scratch git + DVC repository holding the pipeline on a tiny corpus: shared by the end-to-end modules.
 
-Each end-to-end module builds its own (module scope), so that pytest-xdist can run the modules
-on different workers at once.
+The pipeline is reproduced once per test session (by whichever pytest-xdist worker asks first,
+the others wait on a file lock) and each end-to-end module gets its own copy of the result, so
+that the modules can run on different workers at once without building it twice.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -54,8 +57,45 @@ def _run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> s
 
 
 def make_project(tmp_path_factory, mlflow_template: Path) -> Path:
-    """A fresh git+DVC repository holding the pipeline, with a tiny corpus configured, reproduced once."""
+    """A git+DVC repository holding the pipeline with a tiny corpus, reproduced: this module's own copy of the
+    session's one reproduction (:func:`_build_project`)."""
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session = session.parent  # <session basetemp>/popen-gwN: the parent is this session's, shared by its workers
+    base = session / "pipeline-base"
+    with open(session / "pipeline-base.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker builds it; the others wait here, then copy
+        if not (base / ".built").is_file():
+            shutil.rmtree(base, ignore_errors=True)
+            base.mkdir()
+            _build_project(base, mlflow_template)
+            (base / ".built").touch()
     root = tmp_path_factory.mktemp("project")
+    shutil.copytree(base, root, symlinks=True, dirs_exist_ok=True)
+    (root / ".built").unlink()
+    _rebase_mlflow_store(root / "mlflow.db", str(base), str(root))
+    return root
+
+
+def _rebase_mlflow_store(db: Path, old: str, new: str) -> None:
+    """Every path of the copied MLflow store (artifact locations, model sources) moved from ``old`` to ``new``."""
+    con = sqlite3.connect(db)
+    try:
+        tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for _, column, kind, *_ in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if any(word in kind.upper() for word in ("CHAR", "TEXT", "CLOB")):
+                    con.execute(
+                        f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) WHERE instr("{column}", ?) > 0',
+                        (old, new, old),
+                    )
+        con.commit()
+    finally:
+        con.close()
+
+
+def _build_project(root: Path, mlflow_template: Path) -> None:
+    """A fresh git+DVC repository in ``root`` holding the pipeline, with a tiny corpus configured, reproduced once."""
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
     for folder in ("src", "stages", "scripts"):
@@ -74,7 +114,6 @@ def make_project(tmp_path_factory, mlflow_template: Path) -> Path:
     (root / "repro.log").write_text(proc.stdout + proc.stderr)
     _run(["git", "add", "-A"], root)
     _run(["git", "commit", "-qm", "repro"], root)
-    return root
 
 
 def _client(root: Path) -> MlflowClient:
