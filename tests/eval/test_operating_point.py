@@ -16,6 +16,7 @@ from brain_brr.eval.operating_point import (
     expected_false_alarms,
     fit_fa_tail,
     floor_threshold,
+    near_targets,
     poisson_tail,
     select_operating_point,
     threshold_for,
@@ -200,3 +201,48 @@ def test_the_empirical_rule_heeds_the_smoothed_curve_too():
     lucky["false_alarms"], lucky["fa_per_24h"] = 1, 6.0  # observed within the target, the curve says otherwise
     assert threshold_for(sweep, 10.0, 4.0, fit_fa_tail(sweep))[0] == tau
     assert choose_threshold(sweep, 10.0)[0]["tau_on"] == lucky["tau_on"]  # the observed counts alone would take it
+
+
+def _two_regimes(hours: float) -> list[dict]:
+    """Dev false alarms that fall slowly at low thresholds (merged detections) and steeply near the top."""
+    rows = []
+    for t in threshold_grid():
+        x = math.log(t / (1 - t))
+        n = int(round(math.exp(2.5 - 0.8 * x) if t < 0.6 else math.exp(5.4 - 4.0 * x)))
+        rows.append({"tau_on": float(t), "sensitivity": 1 / (1 + math.exp(x - 3)), "covered": 1.0 - float(t),
+                     "fa_per_24h": n * 24 / hours, "false_alarms": n})  # fmt: skip
+    return rows
+
+
+def test_the_fit_reads_the_curve_near_the_targets():
+    sweep = _two_regimes(4.0)
+    near = near_targets([10.0, 2.5, 1.0], 4.0)  # 4 x the 1.67 false alarms 10 FA/24h allow in 4 h
+    assert near == pytest.approx(4 * 10.0 * 4.0 / 24)
+    a, b = fit_fa_tail(sweep, near)
+    assert b == pytest.approx(-4.0, abs=0.4)  # the steep part, where the targets are
+    whole = fit_fa_tail(sweep)  # the whole tail: the slow part sets the slope
+    assert whole[1] > -3.0
+    tau_near, rule = threshold_for(sweep, 10.0, 4.0, (a, b))
+    tau_whole, _ = threshold_for(sweep, 10.0, 4.0, whole)
+    assert "Poisson-smoothed" in rule and tau_near < tau_whole  # the whole-tail fit stops short of the budget
+    assert expected_false_alarms((a, b), tau_near) <= 10.0 * 4.0 / 24
+    assert near_targets([10.0], 0.5) == 5.0  # a short dev still gives the fit a few false alarms to read
+
+
+def test_a_count_the_rate_makes_plausible_does_not_stop_the_rule():
+    """10 FA/24h on 4 h of dev allow 1.67 false alarms: two observed are as likely as not, seven are not."""
+    sweep = _curve(4.0, a=4.26, b=-2.85)
+    for r in sweep:
+        r["covered"] = 1.0 - r["tau_on"]
+    fit = fit_fa_tail(sweep, near_targets([10.0], 4.0))
+    lowest = min(
+        (r for r in sweep if expected_false_alarms(fit, r["tau_on"]) <= 10.0 * 4.0 / 24), key=lambda r: r["tau_on"]
+    )
+    lowest["false_alarms"], lowest["fa_per_24h"] = 2, 12.0  # above the allowance, where the curve expects below it
+    tau, _ = threshold_for(sweep, 10.0, 4.0, fit)
+    assert tau == lowest["tau_on"]
+    assert choose_threshold(sweep, 10.0)[0]["tau_on"] > tau  # the observed counts alone would stop above
+    higher = max((r for r in sweep if r["tau_on"] > tau and r["false_alarms"] == 0), key=lambda r: -r["tau_on"])
+    higher["false_alarms"], higher["fa_per_24h"] = 7, 42.0  # implausible for 1.67: dev contradicts the rate there
+    tau2, _ = threshold_for(sweep, 10.0, 4.0, fit)
+    assert tau2 > higher["tau_on"]

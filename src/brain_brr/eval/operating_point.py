@@ -3,29 +3,32 @@
 For each target ``r`` of ``eval.fa_targets`` (false alarms per 24 h) the wanted ``tau_on`` is
 the most sensitive one whose false-alarm rate is at most ``r`` (``tau_off = tau_on *
 eval.tau_off / eval.tau_on``, the other post-processing keys from ``params.eval``). On a dev
-split of ``H`` hours the target allows ``k = r * H / 24`` false alarms:
+split of ``H`` hours the target allows ``k = r * H / 24`` false alarms.
+
+The dev false-alarm count ``n(tau)`` is one noisy draw per threshold, so the rules read a
+smoothed curve: a Poisson regression ``log E[n] = a + b * logit(tau_on)`` (:func:`fit_fa_tail`)
+fitted to the part of the curve near the targets, the thresholds from which every dev count
+stays within ``NEAR_FACTOR`` times the largest target's allowance (at least ``NEAR_MIN``).
+Fitted over the whole tail instead, the low thresholds' many false alarms (where detections
+merge) set the slope, and the fit then expects more false alarms near the targets than dev
+shows: the rule stopped short of its budget (measured: docs/evaluation-extras.md).
 
 - ``k >= 1``, dev resolves the target: the empirical rule. A threshold is within the target
-  when it and every threshold above it have at most ``k`` dev false alarms
-  (:func:`within_budget`), and when the Poisson fit of the false-alarm tail (below) expects
-  at most ``k`` there too (a smoothed curve: one lucky threshold where dev shows fewer
-  false alarms than its neighbours is not taken; without a fit, the counts alone); among
-  those, the one that detects the most (:func:`most_detecting`): OVLP sensitivity first,
-  then the fraction of dev seizure time inside a detection (:func:`covered_time`), then
-  fewer false alarms. With few dev seizures many thresholds tie
-  on OVLP sensitivity; the seizure time still grows as the threshold falls, so the rule spends
-  the budget instead of taking the most conservative threshold of the plateau;
+  when, at it and at every threshold above it, the fitted curve expects at most ``k``
+  false alarms and the observed count is plausible for a rate of ``k`` (``P(N >= n) >= 0.05``,
+  Poisson: two dev false alarms where ``k`` is 1.67 are as likely as not); among those, the
+  one that detects the most (:func:`most_detecting`): OVLP sensitivity first, then the
+  fraction of dev seizure time inside a detection (:func:`covered_time`), then fewer false
+  alarms. Without a fit (fewer than two thresholds with false alarms near the targets) the
+  observed counts decide alone: at most ``k`` (:func:`within_budget`).
 - ``k < 1``, dev is too short (1.3 h: one false alarm is already 18 per 24 h), and the curve
-  alone would give every target the same "zero false alarms" threshold: the false-alarm
-  count is extrapolated. Its tail (thresholds from where the count peaks upward, zeros
-  included) is fitted by a Poisson regression ``log E[n] = a + b * logit(tau_on)``, and
-  ``tau_on`` is where the fit expects ``k`` false alarms. It is raised to a floor only where
-  the dev data demand it: above the floor every dev count ``n`` is plausible when ``k`` are
-  expected (``P(N >= n) >= 0.05``, :func:`floor_threshold`); and it is never above the
-  highest threshold at which dev still finds a seizure (a threshold that finds nothing is
-  no operating point, and with so little dev the fit says little that far out). Without
-  two thresholds with false alarms, or with a fit that does not fall, the lowest threshold
-  without a dev false alarm above it is used and the rule says so.
+  alone would give every target the same "zero false alarms" threshold: ``tau_on`` is where
+  the fit expects ``k`` false alarms. It is raised to a floor only where the dev data demand
+  it: above the floor every dev count ``n`` is plausible when ``k`` are expected
+  (:func:`floor_threshold`); and it is never above the highest threshold at which dev still
+  finds a seizure (a threshold that finds nothing is no operating point, and with so little
+  dev the fit says little that far out). Without a fit, the lowest threshold without a dev
+  false alarm above it is used and the rule says so.
 
 A smaller target never gets a lower threshold than a larger one. The first target is the
 default operating point (``tau_on``/``tau_off`` of ``models/detector/config.json``, used by
@@ -48,6 +51,8 @@ from brain_brr.train.model import THRESHOLDS_FILE
 DEV_FA_BUDGET = 10.0
 TOP_TAU = float(threshold_grid()[-1])
 FLOOR_LEVEL = 0.05  # dev false-alarm counts less likely than this under the target's rate contradict the target
+NEAR_FACTOR = 4.0  # the fit describes the curve where dev counts stay within this many times the largest allowance
+NEAR_MIN = 5.0  # ... and within at least this many false alarms
 
 
 def _hyps(probs: list[np.ndarray], label_rate: float, base: dict[str, Any], grid: Any) -> dict[float, list]:
@@ -140,14 +145,22 @@ def detecting_ceiling(sweep: list[dict]) -> float:
     return max(found) if found else TOP_TAU
 
 
-def fit_fa_tail(sweep: list[dict]) -> tuple[float, float] | None:
-    """``(a, b)`` of ``log E[false alarms] = a + b * logit(tau_on)`` on the tail of the curve, or ``None``."""
+def fit_fa_tail(sweep: list[dict], near: float | None = None) -> tuple[float, float] | None:
+    """``(a, b)`` of ``log E[false alarms] = a + b * logit(tau_on)`` on the tail of the curve, or ``None``.
+
+    The tail runs from the threshold where the count peaks upward; with ``near``, only its part
+    from where every count at and above stays at most ``near`` (the curve near the targets)."""
     from sklearn.linear_model import PoissonRegressor
 
     rows = sorted(sweep, key=lambda r: r["tau_on"])
     counts = [r["false_alarms"] for r in rows]
     peak = max(i for i, n in enumerate(counts) if n == max(counts))
     tail = rows[peak:]
+    if near is not None:
+        start = len(tail)
+        while start > 0 and tail[start - 1]["false_alarms"] <= near:
+            start -= 1
+        tail = tail[start:]
     if sum(r["false_alarms"] > 0 for r in tail) < 2:
         return None
     x = np.array([[_logit(r["tau_on"])] for r in tail])
@@ -155,6 +168,24 @@ def fit_fa_tail(sweep: list[dict]) -> tuple[float, float] | None:
     model = PoissonRegressor(alpha=0.0, max_iter=1000).fit(x, y)
     a, b = float(model.intercept_), float(model.coef_[0])
     return (a, b) if b < 0 else None
+
+
+def near_targets(targets: Any, hours: float) -> float:
+    """The largest dev count the fit reads (:func:`fit_fa_tail`'s ``near``) for these FA targets on ``hours`` of dev."""
+    return max(NEAR_FACTOR * max(targets) * hours / 24.0, NEAR_MIN)
+
+
+def within_smoothed(sweep: list[dict], allowed: float, fit: tuple[float, float]) -> list[dict]:
+    """The rows from the grid's top down to the first where the fit expects more than ``allowed`` false alarms
+    or where the observed count is implausible for that many (``P(N >= n) < FLOOR_LEVEL``)."""
+    rows = []
+    for r in sorted(sweep, key=lambda r: r["tau_on"], reverse=True):
+        if expected_false_alarms(fit, r["tau_on"]) > allowed + 1e-9:
+            break
+        if poisson_tail(int(r["false_alarms"]), allowed) < FLOOR_LEVEL:
+            break
+        rows.append(r)
+    return rows
 
 
 def expected_false_alarms(fit: tuple[float, float], tau: float) -> float:
@@ -166,10 +197,15 @@ def threshold_for(sweep: list[dict], target: float, hours: float, fit: tuple[flo
     """``(tau_on, rule)`` for one target in false alarms per 24 h (see the module's docstring)."""
     allowed = target * hours / 24.0
     if allowed >= 1.0:
-        smooth = [] if fit is None else [r for r in sweep if expected_false_alarms(fit, r["tau_on"]) <= allowed]
-        best, _ = choose_threshold(smooth or sweep, target)
-        how = "observed and Poisson-smoothed" if smooth else "observed"
-        return float(best["tau_on"]), f"empirical: most detecting on dev with FA/24h <= {target:g} ({how})"
+        rows = [] if fit is None else within_smoothed(sweep, allowed, fit)
+        if rows:
+            best = most_detecting(rows)
+            return float(best["tau_on"]), (
+                f"empirical: most detecting on dev where the Poisson-smoothed curve expects FA/24h <= {target:g} "
+                "and the observed counts are plausible"
+            )
+        best, _ = choose_threshold(sweep, target)
+        return float(best["tau_on"]), f"empirical: most detecting on dev with observed FA/24h <= {target:g}"
     if fit is None:
         floor = floor_threshold(sweep, 0.0)
         return floor, f"zero dev false alarms ({hours:.2f} h of dev allow {allowed:.2f}; too few to extrapolate)"
@@ -201,7 +237,7 @@ def thresholds_on_dev(
     ratio = base["tau_off"] / base["tau_on"]
     sweep = dev_curve(probs, refs, durations, label_rate, base)
     hours = float(sum(durations)) / 3600.0
-    fit = fit_fa_tail(sweep)
+    fit = fit_fa_tail(sweep, near_targets(eval_cfg.fa_targets, hours))
     chosen: dict[str, tuple[float, str]] = {}
     previous, previous_key = 0.0, ""
     for target in sorted(eval_cfg.fa_targets, reverse=True):  # a smaller target never gets a lower threshold
