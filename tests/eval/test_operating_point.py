@@ -17,6 +17,7 @@ from brain_brr.eval.operating_point import (
     fit_fa_tail,
     floor_threshold,
     near_targets,
+    poisson_regression,
     poisson_tail,
     select_operating_point,
     threshold_for,
@@ -246,3 +247,15 @@ def test_a_count_the_rate_makes_plausible_does_not_stop_the_rule():
     higher["false_alarms"], higher["fa_per_24h"] = 7, 42.0  # implausible for 1.67: dev contradicts the rate there
     tau2, _ = threshold_for(sweep, 10.0, 4.0, fit)
     assert tau2 > higher["tau_on"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_poisson_regression_is_scikit_learns(seed):
+    from sklearn.linear_model import PoissonRegressor
+
+    rng = np.random.default_rng(seed)
+    x = np.log(np.linspace(0.3, 0.99, 30) / (1 - np.linspace(0.3, 0.99, 30)))
+    y = rng.poisson(np.exp(2.0 - 1.7 * x)).astype(float)  # zeros at the top, as dev curves have
+    ours = poisson_regression(x, y)
+    model = PoissonRegressor(alpha=0.0, max_iter=10_000, tol=1e-12).fit(x[:, None], y)
+    assert ours == pytest.approx((float(model.intercept_), float(model.coef_[0])), abs=1e-5)

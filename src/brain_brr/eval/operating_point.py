@@ -150,8 +150,6 @@ def fit_fa_tail(sweep: list[dict], near: float | None = None) -> tuple[float, fl
 
     The tail runs from the threshold where the count peaks upward; with ``near``, only its part
     from where every count at and above stays at most ``near`` (the curve near the targets)."""
-    from sklearn.linear_model import PoissonRegressor
-
     rows = sorted(sweep, key=lambda r: r["tau_on"])
     counts = [r["false_alarms"] for r in rows]
     peak = max(i for i, n in enumerate(counts) if n == max(counts))
@@ -163,11 +161,33 @@ def fit_fa_tail(sweep: list[dict], near: float | None = None) -> tuple[float, fl
         tail = tail[start:]
     if sum(r["false_alarms"] > 0 for r in tail) < 2:
         return None
-    x = np.array([[_logit(r["tau_on"])] for r in tail])
+    x = np.array([_logit(r["tau_on"]) for r in tail])
     y = np.array([r["false_alarms"] for r in tail], dtype=float)
-    model = PoissonRegressor(alpha=0.0, max_iter=1000).fit(x, y)
-    a, b = float(model.intercept_), float(model.coef_[0])
+    a, b = poisson_regression(x, y)
     return (a, b) if b < 0 else None
+
+
+def poisson_regression(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Maximum-likelihood ``(a, b)`` of ``y ~ Poisson(exp(a + b * x))``: Newton's method on the concave
+    log-likelihood, each step halved until the likelihood rises (scikit-learn's ``PoissonRegressor(alpha=0)``
+    gives the same two numbers; this keeps its import, a second of every thresholds run, out of the stage)."""
+    design = np.column_stack([np.ones_like(x), x])
+    theta = np.array([math.log(max(float(y.mean()), 1e-12)), 0.0])
+
+    def loglik(t: np.ndarray) -> float:
+        eta = design @ t
+        return float(y @ eta - np.exp(eta).sum())
+
+    for _ in range(200):
+        mu = np.exp(design @ theta)
+        step = np.linalg.solve(design.T @ (design * mu[:, None]), design.T @ (y - mu))
+        scale, current = 1.0, loglik(theta)
+        while loglik(theta + scale * step) < current and scale > 1e-10:
+            scale /= 2
+        theta = theta + scale * step
+        if np.max(np.abs(scale * step)) < 1e-12:
+            break
+    return float(theta[0]), float(theta[1])
 
 
 def near_targets(targets: Any, hours: float) -> float:
