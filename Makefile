@@ -3,8 +3,9 @@
 # `make lint`:  ruff (lint and format check), as CI runs it.
 VENV := .venv
 BIN := $(VENV)/bin
-# pytest-xdist workers for `make test`; each keeps to one core (tests/conftest.py).
-TEST_WORKERS ?= 2
+# pytest-xdist workers for `make test`; each keeps to one thread (tests/conftest.py). Three on two cores: the
+# third fills the waits (a locked store, a browser, DVC queue workers) while the other two compute.
+TEST_WORKERS ?= 3
 
 .PHONY: install repro test lint bench ui
 

@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist (`make test` runs `-n 2`) each worker keeps to one core: two workers fit two cores."""
+    """Under pytest-xdist (`make test` runs `-n 3`) each worker keeps to one thread: two compute on two cores while
+    the third waits (a locked store, a browser, DVC queue workers)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")  # the stage processes the tests start inherit both
         os.environ.setdefault("BRAIN_BRR_CPU_THREADS", "1")  # brain_brr.device's fixed CPU thread count
@@ -32,7 +33,7 @@ LONGEST_FILES = ("test_pipeline_e2e.py", "test_pipeline_bids_e2e.py", "test_expe
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest files first, then the other slow ones: `make test` hands whole files to its two xdist workers
+    """The longest files first, then the other slow ones: `make test` hands whole files to its xdist workers
     in this order (--dist loadfile --no-loadscope-reorder), so the longest files start at once on different
     workers instead of finishing last on one."""
 
