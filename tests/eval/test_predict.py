@@ -38,7 +38,23 @@ def _edf_400hz_le(path, duration=150.0, fs=400):
 
 
 def _cli(*args):
+    """``brain-brr ARGS`` as a command (a second interpreter)."""
     return subprocess.run([sys.executable, "-m", "brain_brr", *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def cli_here(capfd):
+    """``brain-brr ARGS`` run in this process (``brain_brr.cli.main``): the command's code without another
+    interpreter's start-up; ``test_predict_then_score`` runs the real command."""
+    from brain_brr.cli import main
+
+    def run(*args):
+        capfd.readouterr()
+        code = main([str(a) for a in args])
+        out = capfd.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+    return run
 
 
 def test_predict_then_score(eval_assets, tmp_path):
@@ -86,24 +102,24 @@ def test_predict_then_score(eval_assets, tmp_path):
     assert s["hits"] == 1  # the 400 Hz, -LE recording went through the same preprocessing as training data
 
 
-def test_predict_reports_missing_inputs(eval_assets, tmp_path):
+def test_predict_reports_missing_inputs(eval_assets, tmp_path, cli_here):
     _, params, model = eval_assets
     save_detector(tmp_path / "model", model, model_config(params, THRESHOLDS))
-    proc = _cli(
+    proc = cli_here(
         "predict", "--model", str(tmp_path / "model"), str(tmp_path / "nowhere.edf"), "--out", str(tmp_path / "o")
     )
     assert proc.returncode == 2 and "nowhere.edf: no such file or folder" in proc.stderr
-    proc = _cli("predict", "--model", str(tmp_path / "no_model"), str(tmp_path), "--out", str(tmp_path / "o"))
+    proc = cli_here("predict", "--model", str(tmp_path / "no_model"), str(tmp_path), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "config.json" in proc.stderr
 
 
-def test_predict_writes_background_for_a_recording_too_short_to_filter(eval_assets, tmp_path):
+def test_predict_writes_background_for_a_recording_too_short_to_filter(eval_assets, tmp_path, cli_here):
     _, params, model = eval_assets
     model_dir = tmp_path / "model"
     save_detector(model_dir, model, model_config(params, THRESHOLDS))
     edf = tmp_path / "short_s001_t000.edf"
     _edf_400hz_le(edf, duration=3.0)
-    proc = _cli("predict", "--model", str(model_dir), str(edf), "--out", str(tmp_path / "out"))
+    proc = cli_here("predict", "--model", str(model_dir), str(edf), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert "3 s long" in proc.stdout
     assert seizure_events(read_csv_bi(tmp_path / "out" / "short_s001_t000.csv_bi")) == []
@@ -128,14 +144,14 @@ def _bids_dataset(root):
     _edf_400hz_le(root / "sub-01" / "notes" / "loose.edf", duration=10.0)
 
 
-def test_predict_mirrors_a_bids_dataset(eval_assets, tmp_path):
+def test_predict_mirrors_a_bids_dataset(eval_assets, tmp_path, cli_here):
     _, params, model = eval_assets
     model_dir = tmp_path / "model"
     save_detector(model_dir, model, model_config(params, THRESHOLDS))
     dataset, out = tmp_path / "ds", tmp_path / "hyp"
     _bids_dataset(dataset)
 
-    proc = _cli("predict", "--model", str(model_dir), str(dataset), "--out", str(out))  # auto: a BIDS dataset
+    proc = cli_here("predict", "--model", str(model_dir), str(dataset), "--out", str(out))  # auto: a BIDS dataset
     assert proc.returncode == 2 and "loose.edf: not in the BIDS layout" in proc.stderr  # the stray EDF, one line
     hyp_tsv = out / f"{BIDS_REC}_events.tsv"  # where szcore_evaluation looks for the reference's hypothesis
     probs = pd.read_parquet(out / f"{BIDS_REC}_eeg.probs.parquet")
@@ -148,12 +164,12 @@ def test_predict_mirrors_a_bids_dataset(eval_assets, tmp_path):
         f"{BIDS_REC}_eeg.probs.parquet",
         f"{BIDS_REC}_events.tsv",
     ]
-    proc = _cli("score", "--ref", str(dataset), "--hyp", str(out), "--json", str(tmp_path / "s.json"))
+    proc = cli_here("score", "--ref", str(dataset), "--hyp", str(out), "--json", str(tmp_path / "s.json"))
     assert proc.returncode == 0, proc.stderr
     expected = summarise_scores([score_recording([SEIZURE], events, 150.0)])
     assert json.loads((tmp_path / "s.json").read_text())["szcore"] == pytest.approx(expected["szcore"])
 
     flat = tmp_path / "flat"
-    proc = _cli("predict", "--model", str(model_dir), str(dataset), "--out", str(flat), "--layout", "flat")
+    proc = cli_here("predict", "--model", str(model_dir), str(dataset), "--out", str(flat), "--layout", "flat")
     assert proc.returncode == 0, proc.stderr
     assert (flat / "sub-01_ses-01_task-szMonitoring_run-00_eeg.tsv").is_file() and (flat / "loose.tsv").is_file()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -48,27 +47,27 @@ def test_every_reference_gets_the_same_probabilities(eval_assets, tmp_path):
     assert np.max(np.abs(probs["chbmit"] - probs["ref"])) < 0.05  # its midline level is a guess (see tests/data)
 
 
-def test_a_model_without_the_derivation_is_refused(eval_assets, tmp_path):
+def test_a_model_without_the_derivation_is_refused(eval_assets, tmp_path, capfd, monkeypatch):
     _, params, model = eval_assets
     config = model_config(params, THRESHOLDS)
     del config["derivation"]  # as every model written before the common-average input
     save_detector(tmp_path / "model", model, config)
     write_form(tmp_path / "r.edf", potentials(20.0), "ref")
-    proc = _cli(
-        "brain_brr",
-        "predict",
-        "--model",
-        *(str(tmp_path / p) for p in ("model", "r.edf")),
-        "--out",
-        str(tmp_path / "o"),
+    from brain_brr import cli, szcore
+
+    capfd.readouterr()
+    code = cli.main(
+        ["predict", "--model", *(str(tmp_path / p) for p in ("model", "r.edf")), "--out", str(tmp_path / "o")]
     )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
+    err = capfd.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [
         f"{tmp_path / 'model' / 'config.json'}: does not name the input derivation, this version feeds the detector "
         "'common_average' (written before the common-average input, or by another version); retrain with "
         "`dvc repro train`"
     ]
-    env = {**os.environ, "BRAIN_BRR_MODEL": str(tmp_path / "model")}
-    proc = _cli("brain_brr.szcore", str(tmp_path / "r.edf"), str(tmp_path / "r.tsv"), env=env)
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-    assert "does not name the input derivation" in proc.stderr and not (tmp_path / "r.tsv").exists()
+    monkeypatch.setenv("BRAIN_BRR_MODEL", str(tmp_path / "model"))
+    code = szcore.main([str(tmp_path / "r.edf"), str(tmp_path / "r.tsv")])
+    err = capfd.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "does not name the input derivation" in err and not (tmp_path / "r.tsv").exists()

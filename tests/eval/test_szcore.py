@@ -62,10 +62,34 @@ def _szcore(*args, cwd, model=None, home=None):
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
 
 
-def test_two_second_file_gets_one_bckg_row(model_dir, tmp_path):
+class _Done:
+    def __init__(self, returncode: int, stderr: str) -> None:
+        self.returncode, self.stderr = returncode, stderr
+
+
+@pytest.fixture
+def szcore_here(monkeypatch, capfd):
+    """``python -m brain_brr.szcore ARGS`` run in this process (its ``main``): the command's code without a
+    second interpreter's start-up. ``test_seizure_recording_matches_predict`` runs the real command."""
+    from brain_brr import szcore
+
+    def run(*args, cwd, model=None) -> _Done:
+        monkeypatch.chdir(cwd)
+        if model is None:
+            monkeypatch.delenv("BRAIN_BRR_MODEL", raising=False)
+        else:
+            monkeypatch.setenv("BRAIN_BRR_MODEL", str(model))
+        capfd.readouterr()
+        code = szcore.main([str(a) for a in args])
+        return _Done(code, capfd.readouterr().err)
+
+    return run
+
+
+def test_two_second_file_gets_one_bckg_row(model_dir, tmp_path, szcore_here):
     edf = _avg_edf(tmp_path / "data" / "unipolar.edf", 2.0)
     out = tmp_path / "output" / "unipolar.tsv"
-    proc = _szcore(edf, out, cwd=tmp_path, model=model_dir)
+    proc = szcore_here(edf, out, cwd=tmp_path, model=model_dir)
     assert proc.returncode == 0, proc.stderr
     assert "2 s long" in proc.stderr
     lines = out.read_text().splitlines()
@@ -95,32 +119,32 @@ def test_seizure_recording_matches_predict(model_dir, tmp_path):
     assert (pred / f"{edf.stem}.tsv").read_text() == out.read_text()
 
 
-def test_default_model_directory_and_a_missing_model(model_dir, tmp_path):
+def test_default_model_directory_and_a_missing_model(model_dir, tmp_path, szcore_here):
     edf = _avg_edf(tmp_path / "a.edf", 2.0)
     work = tmp_path / "work"
     (work / "models").mkdir(parents=True)
-    proc = _szcore(edf, tmp_path / "none.tsv", cwd=work)
+    proc = szcore_here(edf, tmp_path / "none.tsv", cwd=work)
     assert proc.returncode == 2 and "BRAIN_BRR_MODEL" in proc.stderr and not (tmp_path / "none.tsv").exists()
     (work / "models" / "detector").symlink_to(model_dir)
-    proc = _szcore(edf, tmp_path / "a.tsv", cwd=work)  # models/detector under the current directory
+    proc = szcore_here(edf, tmp_path / "a.tsv", cwd=work)  # models/detector under the current directory
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "a.tsv").is_file()
 
 
-def test_unusable_signal_is_background_and_says_why(model_dir, tmp_path):
+def test_unusable_signal_is_background_and_says_why(model_dir, tmp_path, szcore_here):
     edf = _avg_edf(tmp_path / "few.edf", 30.0, channels=SZCORE_CHANNELS[:8])
     out = tmp_path / "few.tsv"
-    proc = _szcore(edf, out, cwd=tmp_path, model=model_dir)
+    proc = szcore_here(edf, out, cwd=tmp_path, model=model_dir)
     assert proc.returncode == 0 and "missing or unusable" in proc.stderr and "written as background" in proc.stderr
     assert [e.label for e in read_events_tsv(out, strict=True).events] == ["bckg"]
 
 
-def test_unreadable_edf_is_an_error_without_output(model_dir, tmp_path):
+def test_unreadable_edf_is_an_error_without_output(model_dir, tmp_path, szcore_here):
     bad = tmp_path / "bad.edf"
     bad.write_bytes(b"not an EDF")
-    proc = _szcore(bad, tmp_path / "bad.tsv", cwd=tmp_path, model=model_dir)
+    proc = szcore_here(bad, tmp_path / "bad.tsv", cwd=tmp_path, model=model_dir)
     assert proc.returncode == 2 and "bad.edf" in proc.stderr and not (tmp_path / "bad.tsv").exists()
-    proc = _szcore(tmp_path / "missing.edf", tmp_path / "m.tsv", cwd=tmp_path, model=model_dir)
+    proc = szcore_here(tmp_path / "missing.edf", tmp_path / "m.tsv", cwd=tmp_path, model=model_dir)
     assert proc.returncode == 2 and "no such EDF" in proc.stderr
 
 
