@@ -68,7 +68,7 @@ def make_project(tmp_path_factory, mlflow_template: Path) -> Path:
         if not (base / ".built").is_file():
             shutil.rmtree(base, ignore_errors=True)
             base.mkdir()
-            _build_project(base, mlflow_template)
+            build_project(base, mlflow_template, TINY)
             (base / ".built").touch()
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(base, root, symlinks=True, dirs_exist_ok=True)
@@ -94,14 +94,15 @@ def _rebase_mlflow_store(db: Path, old: str, new: str) -> None:
         con.close()
 
 
-def _build_project(root: Path, mlflow_template: Path) -> None:
-    """A fresh git+DVC repository in ``root`` holding the pipeline, with a tiny corpus configured, reproduced once."""
+def build_project(root: Path, mlflow_template: Path, overrides: dict) -> None:
+    """A fresh git+DVC repository in ``root`` holding the pipeline, params.yaml with ``overrides``, reproduced once
+    (its log in ``repro.log``) and committed."""
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
     for folder in ("src", "stages", "scripts"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((root / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY), sort_keys=False))
+    (root / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, overrides), sort_keys=False))
     _run(["git", "init", "-q"], root)
     _run(["git", "config", "user.email", "test@brain-brr.invalid"], root)
     _run(["git", "config", "user.name", "brain-brr test"], root)

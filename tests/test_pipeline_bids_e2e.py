@@ -20,12 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from brain_brr.data.edf import edf_info
 from brain_brr.data.events_tsv import read_events_tsv
-from tests.conftest import REPO
-from tests.pipeline_project import _deep_update, _run
+from tests.pipeline_project import _run, build_project
 
 pytestmark = pytest.mark.slow
 
@@ -42,22 +40,7 @@ TINY_BIDS = {
 @pytest.fixture(scope="module")
 def bids_project(tmp_path_factory, mlflow_template) -> Path:
     root = tmp_path_factory.mktemp("bids-project")
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
-        shutil.copy(REPO / name, root / name)
-    for folder in ("src", "stages"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY_BIDS), sort_keys=False))
-    _run(["git", "init", "-q"], root)
-    _run(["git", "config", "user.email", "test@brain-brr.invalid"], root)
-    _run(["git", "config", "user.name", "brain-brr test"], root)
-    _run(["dvc", "init", "-q"], root)
-    shutil.copy(mlflow_template, root / "mlflow.db")
-    _run(["dvc", "config", "core.analytics", "false"], root)
-    _run(["git", "add", "-A"], root)
-    _run(["git", "commit", "-qm", "pipeline"], root)
-    proc = _run(["dvc", "repro"], root)
-    (root / "repro.log").write_text(proc.stdout + proc.stderr)
+    build_project(root, mlflow_template, TINY_BIDS)
     return root
 
 
